@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Run notebooks top to bottom and save them with their outputs, so GitHub, Colab and the docs show the pictures.
+
+`python tools/execute.py nbs/01_forward_process.ipynb ...` (inside the dev environment). Cells flagged
+with a test flag (`#| slow`, `#| cuda`) are skipped unless named with --flags, exactly as `nbdev_test`
+does; figures are saved as plain PNG (not retina) to keep notebooks small. Run `nbdev_clean` afterwards."""
+import argparse, sys, time
+from pathlib import Path
+from execnb.nbio import read_nb, write_nb
+from execnb.shell import CaptureShell
+from fastcore.xtras import working_directory
+from nbdev.config import get_config
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('notebooks', nargs='+', type=Path)
+    p.add_argument('--flags', nargs='*', default=[])
+    a = p.parse_args()
+    skip = set(get_config().tst_flags.split()) - set(a.flags)
+
+    def no_eval(cell):
+        if cell.cell_type != 'code' or 'nbdev_export(' in cell.source: return True
+        flags = {l[2:].strip().split()[0] for l in cell.source.splitlines() if l.startswith('#|') and l[2:].strip()}
+        if flags & skip: cell.outputs = []; return True
+        return False
+
+    for path in a.notebooks:
+        start = time.time()
+        nb = read_nb(path)
+        shell = CaptureShell(path, mpl_format='png')
+        shell._fname = path
+        try:
+            with working_directory(path.resolve().parent): shell.run_all(nb, exc_stop=True, preproc=no_eval)
+        except Exception:
+            sys.stderr.write(shell.prettytb(fname=path) + '\n'); sys.exit(f'{path} failed: not saved')
+        write_nb(nb, path)
+        print(f'{path}: executed in {time.time() - start:.1f} s, {path.stat().st_size / 1e6:.2f} MB')
+
+
+if __name__ == '__main__': main()
