@@ -111,6 +111,7 @@ def main():
     results = test_notebooks(nbs, a.flags)
     passed = sum(ok for _, ok, _ in results)
     print(f'total time {time.time() - t0:.0f} s')
+    if problems: print(f'{len(problems)} repository check(s) failed: see the FAIL lines above')
     print(f'{passed} passed, {len(results) - passed} failed')
     sys.exit(0 if passed == len(results) and not problems else 1)
 
