@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['to_model_range', 'to_uint8', 'extract', 'q_step', 'q_sample', 'TARGETS', 'LOSSES', 'q_posterior', 'x0_from_eps', 'eps_from_x0', 'v_from_x0_eps', 'x0_from_v', 'eps_from_v', 'target_from', 'predict_x0_eps', 'p_mean_variance', 'elementwise_loss', 'min_snr_weight', 'diffusion_loss', 'gaussian_optimal_predictor', 'normal_kl', 'discretized_gaussian_log_likelihood', 'prior_bpd', 'vb_term_bpd', 'nll_bpd']
 
-# %% ../nbs/01_forward_process.ipynb #253661ff
+# %% ../nbs/01_forward_process.ipynb #1bdba9b6
 import math
 import torch
 from torch import Tensor
 
-# %% ../nbs/01_forward_process.ipynb #4ab2ba63
+# %% ../nbs/01_forward_process.ipynb #fd23fcfa
 def to_model_range(x:Tensor, # uint8 pixels in [0, 255], or floats in [0, 1]
                   ) -> Tensor: # float32 in [-1, 1]
     "Scale image data linearly to [-1, 1]: x / 127.5 - 1 for uint8, 2x - 1 for floats in [0, 1]."
@@ -27,7 +27,7 @@ def to_uint8(x:Tensor, # images in [-1, 1] (values outside are clamped)
     "Map model-range images back to 8-bit pixels: round((x + 1) * 127.5), clamped to [0, 255]."
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
-# %% ../nbs/01_forward_process.ipynb #85d9efc3
+# %% ../nbs/01_forward_process.ipynb #57d3f6fe
 def extract(a:Tensor, # (T,) table of per-timestep constants
             t:Tensor|int, # timestep indices in [0, T): shape (B,), or a scalar for the whole batch
             x_shape:tuple, # shape of the batch the result must broadcast over, (B, ...)
@@ -45,7 +45,7 @@ def extract(a:Tensor, # (T,) table of per-timestep constants
     out = a.gather(0, t.to(a.device, torch.long))
     return out.reshape(len(t), *((1,) * (len(x_shape) - 1)))
 
-# %% ../nbs/01_forward_process.ipynb #4be6bff5
+# %% ../nbs/01_forward_process.ipynb #1a28cd61
 def _noise_like(x, noise):
     if noise is None: return torch.randn_like(x)
     if noise.shape != x.shape: raise ValueError(f'noise must have the shape of x, {tuple(x.shape)}, got {tuple(noise.shape)}')
@@ -60,7 +60,7 @@ def q_step(x_prev:Tensor, # x_{t-1}, shape (B, ...)
     beta = extract(betas, t, x_prev.shape).to(x_prev.dtype)
     return (1 - beta).sqrt() * x_prev + beta.sqrt() * _noise_like(x_prev, noise)
 
-# %% ../nbs/01_forward_process.ipynb #2659152d
+# %% ../nbs/01_forward_process.ipynb #c0ee5216
 def q_sample(x0:Tensor, # clean data x_0, shape (B, ...)
              t:Tensor|int, # timestep indices in [0, T)
              alpha_bar:Tensor, # (T,) cumulative products of alphas

@@ -7,7 +7,7 @@ __all__ = ['SCHEDULES', 'check_betas', 'linear_betas', 'quadratic_betas', 'sigmo
            'cosine_alpha_bar', 'cosine_betas', 'sigmoid_alpha_bar', 'sigmoid_alpha_bar_betas', 'get_betas',
            'rescale_zero_terminal_snr', 'NoiseSchedule']
 
-# %% ../nbs/02_noise_schedules.ipynb #8512c57b
+# %% ../nbs/02_noise_schedules.ipynb #2379a228
 import inspect
 import math
 import operator
@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from .diffusion import extract
 
-# %% ../nbs/02_noise_schedules.ipynb #2e2da5a5
+# %% ../nbs/02_noise_schedules.ipynb #ffe46b4d
 def check_betas(betas, # a 1-D sequence of per-step noise variances
                ) -> Tensor: # the betas as float64
     "Return `betas` as float64 if they are a non-empty 1-D finite sequence in (0, 1) (the last may be exactly 1), else raise ValueError."
@@ -32,7 +32,7 @@ def check_betas(betas, # a 1-D sequence of per-step noise variances
                          f'betas[{i}] = {b[i].item():.6g}')
     return b
 
-# %% ../nbs/02_noise_schedules.ipynb #f0bb32b4
+# %% ../nbs/02_noise_schedules.ipynb #b958fb54
 def _check_endpoints(name, beta_start, beta_end, note=''):
     if not (0 < beta_start < 1 and 0 < beta_end < 1):
         raise ValueError(f'{name} schedule: beta_start and beta_end must lie in (0, 1), got {beta_start:g} and {beta_end:g}{note}')
@@ -66,7 +66,7 @@ def sigmoid_betas(timesteps:int, # T
     _check_endpoints('sigmoid', beta_start, beta_end)
     return beta_start + (beta_end - beta_start) * torch.sigmoid(torch.linspace(-width, width, timesteps, dtype=torch.float64))
 
-# %% ../nbs/02_noise_schedules.ipynb #d565c18b
+# %% ../nbs/02_noise_schedules.ipynb #c9666649
 def betas_from_alpha_bar(alpha_bar_fn, # maps time fractions u in [0, 1] (a float64 tensor) to alpha_bar(u), with alpha_bar(0) = 1
                          timesteps:int, # T
                          max_beta:float=0.999, # cap on each beta (Nichol & Dhariwal 2021: 0.999)
@@ -99,7 +99,7 @@ def sigmoid_alpha_bar_betas(timesteps:int, start:float=-3.0, end:float=3.0, tau:
     if not (start < end and tau > 0): raise ValueError(f'sigmoid_alpha_bar schedule: need start < end and tau > 0, got {start}, {end}, {tau}')
     return betas_from_alpha_bar(partial(sigmoid_alpha_bar, start=start, end=end, tau=tau), timesteps, max_beta)
 
-# %% ../nbs/02_noise_schedules.ipynb #f1f259d3
+# %% ../nbs/02_noise_schedules.ipynb #0b98177b
 SCHEDULES = dict(linear=linear_betas, cosine=cosine_betas, quadratic=quadratic_betas,
                  sigmoid=sigmoid_betas, sigmoid_alpha_bar=sigmoid_alpha_bar_betas)
 
@@ -118,7 +118,7 @@ def get_betas(name:str='linear', # one of SCHEDULES: linear, cosine, quadratic, 
     if unknown: raise ValueError(f'the {name} schedule has no option {", ".join(unknown)}; it accepts {", ".join(accepted)}')
     return check_betas(fn(timesteps, **kwargs))
 
-# %% ../nbs/02_noise_schedules.ipynb #cedea6bf
+# %% ../nbs/02_noise_schedules.ipynb #9c9284a8
 def rescale_zero_terminal_snr(betas, # any schedule's betas, (T,) with T >= 2
                              ) -> Tensor: # (T,) float64 betas with alpha_bar_T = 0 exactly and alpha_bar_1 unchanged
     "Shift and scale sqrt(alpha_bar) so the last step has zero SNR, keeping the first step (Lin et al. 2024, Algorithm 1)."
@@ -130,7 +130,7 @@ def rescale_zero_terminal_snr(betas, # any schedule's betas, (T,) with T >= 2
     ab = sab ** 2
     return 1 - torch.cat([ab[:1], ab[1:] / ab[:-1]])
 
-# %% ../nbs/02_noise_schedules.ipynb #8b11b21b
+# %% ../nbs/02_noise_schedules.ipynb #3d62c554
 class NoiseSchedule(nn.Module):
     "Every constant derived from a beta schedule, computed in float64 and stored as float32 buffers."
     def __init__(self, betas, # (T,) per-step noise variances, checked by `check_betas`
