@@ -70,10 +70,10 @@ def q_sample(x0:Tensor, # clean data x_0, shape (B, ...)
     ab = extract(alpha_bar, t, x0.shape).to(x0.dtype)
     return ab.sqrt() * x0 + (1 - ab).sqrt() * _noise_like(x0, noise)
 
-# %% ../nbs/03_reverse_process.ipynb #77f64535
+# %% ../nbs/03_reverse_process.ipynb #85cc7830
 import torch.nn.functional as F
 
-# %% ../nbs/03_reverse_process.ipynb #0f9cc75b
+# %% ../nbs/03_reverse_process.ipynb #4e758321
 def q_posterior(s, # a NoiseSchedule
                 x0:Tensor, # clean data, (B, ...)
                 x_t:Tensor, # noised data at step t, like x0
@@ -83,7 +83,7 @@ def q_posterior(s, # a NoiseSchedule
     mean = extract(s.posterior_mean_coef1, t, x_t.shape) * x0 + extract(s.posterior_mean_coef2, t, x_t.shape) * x_t
     return mean, extract(s.posterior_variance, t, x_t.shape), extract(s.posterior_log_variance_clipped, t, x_t.shape)
 
-# %% ../nbs/03_reverse_process.ipynb #34131b9c
+# %% ../nbs/03_reverse_process.ipynb #9c6147ec
 def _sqrt_ab(s, t, shape): return extract(s.sqrt_alpha_bar, t, shape), extract(s.sqrt_one_minus_alpha_bar, t, shape)
 
 def x0_from_eps(s, x_t:Tensor, t:Tensor|int, eps:Tensor) -> Tensor:
@@ -111,7 +111,7 @@ def eps_from_v(s, x_t:Tensor, t:Tensor|int, v:Tensor) -> Tensor:
     a, b = _sqrt_ab(s, t, x_t.shape)
     return b * x_t + a * v
 
-# %% ../nbs/03_reverse_process.ipynb #1a1c5af4
+# %% ../nbs/03_reverse_process.ipynb #e3b36606
 TARGETS = ('eps', 'x0', 'v')
 
 def _check_target(target):
@@ -131,7 +131,7 @@ def predict_x0_eps(s, x_t:Tensor, t:Tensor|int, pred:Tensor, target:str='eps') -
     if target == 'x0': return pred, eps_from_x0(s, x_t, t, pred)
     return x0_from_v(s, x_t, t, pred), eps_from_v(s, x_t, t, pred)
 
-# %% ../nbs/03_reverse_process.ipynb #537c590f
+# %% ../nbs/03_reverse_process.ipynb #40be5787
 def p_mean_variance(s, # a NoiseSchedule
                     pred:Tensor, # the network's output at (x_t, t)
                     x_t:Tensor, # current noisy sample
@@ -155,7 +155,7 @@ def p_mean_variance(s, # a NoiseSchedule
     elif var_type != 'small': raise ValueError(f"unknown var_type {var_type!r}; use 'small' (beta tilde), 'large' (beta) or a (T,) tensor")
     return dict(mean=mean, variance=var, log_variance=log_var, x0=x0_hat, eps=eps_hat)
 
-# %% ../nbs/03_reverse_process.ipynb #17c3745f
+# %% ../nbs/03_reverse_process.ipynb #403be826
 LOSSES = ('mse', 'l1', 'huber')
 
 def elementwise_loss(pred:Tensor, target:Tensor, kind:str='mse', huber_delta:float=1.0) -> Tensor:
@@ -165,7 +165,7 @@ def elementwise_loss(pred:Tensor, target:Tensor, kind:str='mse', huber_delta:flo
     if kind == 'huber': return F.huber_loss(pred, target, reduction='none', delta=huber_delta)
     raise ValueError(f'unknown loss {kind!r}; valid losses: {", ".join(LOSSES)}')
 
-# %% ../nbs/03_reverse_process.ipynb #5d85a910
+# %% ../nbs/03_reverse_process.ipynb #393bd885
 def min_snr_weight(snr:Tensor, # SNR_t per example
                    gamma:float=5.0, # the cap (Hang et al. 2023 use 5)
                    target:str='eps', # the parameterisation the loss is computed in
@@ -178,7 +178,7 @@ def min_snr_weight(snr:Tensor, # SNR_t per example
     if target == 'v': return capped / (snr + 1)
     return (gamma / snr).clamp(max=1.0)   # = min(snr, gamma) / snr, and 1 in the limit snr -> 0
 
-# %% ../nbs/03_reverse_process.ipynb #37250957
+# %% ../nbs/03_reverse_process.ipynb #ac3f2483
 def diffusion_loss(model, # callable model(x_t, t, **model_kwargs) -> prediction like x_t
                    s, # a NoiseSchedule
                    x0:Tensor, # clean data in [-1, 1], (B, ...)
@@ -186,6 +186,7 @@ def diffusion_loss(model, # callable model(x_t, t, **model_kwargs) -> prediction
                    noise:Tensor=None, # standard normal noise like x0; drawn if None
                    target:str='eps', # what the model predicts: 'eps', 'x0' or 'v'
                    loss:str='mse', # 'mse' (L_simple for eps), 'l1' or 'huber'
+                   huber_delta:float=1.0, # where the Huber loss turns from quadratic to linear
                    min_snr_gamma:float=None, # weight steps by min-SNR-gamma (Hang et al. 2023); None: unweighted
                    reduction:str='mean', # 'mean' over the batch, or 'none' for one loss per example
                    **model_kwargs, # passed to the model, e.g. class labels y
@@ -201,12 +202,12 @@ def diffusion_loss(model, # callable model(x_t, t, **model_kwargs) -> prediction
     if pred.shape != x_t.shape:
         raise ValueError(f'the model returned shape {tuple(pred.shape)} for input of shape {tuple(x_t.shape)}; '
                          f'a {target!r} prediction must have the input\'s shape')
-    per_example = elementwise_loss(pred, target_from(s, x0, t, noise, target), loss).flatten(1).mean(1)
+    per_example = elementwise_loss(pred, target_from(s, x0, t, noise, target), loss, huber_delta).flatten(1).mean(1)
     if min_snr_gamma is not None:
         per_example = per_example * min_snr_weight(extract(s.snr, t, (len(x0),)).flatten(), min_snr_gamma, target)
     return per_example.mean() if reduction == 'mean' else per_example
 
-# %% ../nbs/03_reverse_process.ipynb #83fabeea
+# %% ../nbs/03_reverse_process.ipynb #ddeb8248
 def gaussian_optimal_predictor(s, # a NoiseSchedule
                                mu, # data mean: a float or a tensor broadcastable over one example
                                sigma, # data standard deviation, same shape rules
@@ -222,7 +223,7 @@ def gaussian_optimal_predictor(s, # a NoiseSchedule
         return dict(eps=eps_hat, x0=x0_hat, v=a * eps_hat - b * x0_hat)[target]
     return model
 
-# %% ../nbs/03_reverse_process.ipynb #0e9d9780
+# %% ../nbs/03_reverse_process.ipynb #402b957c
 def normal_kl(mean1:Tensor, logvar1:Tensor, mean2:Tensor, logvar2:Tensor) -> Tensor:
     "Elementwise KL(N(mean1, exp(logvar1)) || N(mean2, exp(logvar2))) in nats."
     return 0.5 * (logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2) - 1)
@@ -240,7 +241,7 @@ def discretized_gaussian_log_likelihood(x:Tensor, # data on the 256-level grid o
     return torch.where(x < -1 + half, torch.special.log_ndtr(upper),
                        torch.where(x > 1 - half, torch.special.log_ndtr(-lower), log_mid))
 
-# %% ../nbs/03_reverse_process.ipynb #e0b3b9b3
+# %% ../nbs/03_reverse_process.ipynb #cedc89d8
 def _bits(x): return x.flatten(1).mean(1) / math.log(2)     # nats per element -> bits per dimension, per example
 
 def prior_bpd(s, x0:Tensor) -> Tensor:
