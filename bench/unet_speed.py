@@ -4,7 +4,7 @@ parameter counts (within 10%), at 28x28 grayscale (our `mnist28` preset) and 32x
 
     pip install -r bench/requirements.txt
     python bench/unet_speed.py                   # CPU, fp32
-    python bench/unet_speed.py --device cuda     # GPU: fp32 and bf16 autocast, with and without torch.compile
+    python bench/unet_speed.py --device cuda --train-batch 128   # GPU: fp32, bf16 autocast, bf16 + torch.compile
 
 Training throughput: images/s of forward + MSE + backward + AdamW step, in train mode with dropout 0.1 in every model.
 Sampling cost: seconds per network evaluation for a batch of 64 in eval mode without gradients.
@@ -43,7 +43,7 @@ def build(kind, size_name):
         return m, lambda m, x, t: m(x, t)
     raise ValueError(kind)
 
-def run_one(kind, size_name, device, amp, compile_, steps, sample_evals):
+def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_batch=None):
     import torch, torch.nn.functional as F
     torch.manual_seed(0)
     spec = SIZES[size_name]
@@ -52,11 +52,10 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals):
     n_params = sum(p.numel() for p in model.parameters())
     fn = torch.compile(model) if compile_ else model
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
-    ctx = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if amp else torch.autograd.profiler.record_function.__call__
     autocast = (lambda: torch.autocast(device, dtype=torch.bfloat16, enabled=amp))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if device == 'cuda': torch.cuda.reset_peak_memory_stats()
-    B, C, S = spec['train_batch'], spec['channels'], spec['size']
+    B, C, S = train_batch or spec['train_batch'], spec['channels'], spec['size']
     x = torch.randn(B, C, S, S, device=device); t = torch.randint(0, 1000, (B,), device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     model.train(); times = []
@@ -90,11 +89,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--device', default='cpu'); p.add_argument('--steps', type=int, default=6)
     p.add_argument('--sizes', nargs='*', default=list(SIZES)); p.add_argument('--out', default=None)
+    p.add_argument('--train-batch', type=int, default=None, help='training batch for every size (default: 32 at 28x28, 16 at 32x32)')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
         kind, size, amp, comp = a.one
-        print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3))); return
+        print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch))); return
     print(json.dumps(versions()), flush=True)
     settings = [(False, False)] if a.device == 'cpu' else [(False, False), (True, False), (True, True)]
     kinds = ['ours', 'ours-contiguous', 'diffusers', 'lucidrains']
@@ -104,6 +104,7 @@ def main():
             for kind in kinds:
                 if comp and kind == 'lucidrains': continue
                 cmd = [sys.executable, __file__, '--device', a.device, '--steps', str(a.steps), '--one', kind, size, str(int(amp)), str(int(comp))]
+                if a.train_batch: cmd += ['--train-batch', str(a.train_batch)]
                 out = subprocess.run(cmd, capture_output=True, text=True)
                 if out.returncode: print(f'{kind} {size} failed:\n{out.stderr[-2000:]}', flush=True); continue
                 r = json.loads(out.stdout.strip().splitlines()[-1]); results.append(r)

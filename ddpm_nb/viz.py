@@ -44,7 +44,7 @@ def show_images(x:torch.Tensor, # (B, C, H, W) images in [-1, 1] (or uint8); C i
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_unet.ipynb #ea060b56
+# %% ../nbs/04_unet.ipynb #712663a6
 def plot_unet(model, ax=None):
     "Draw a U-Net's blocks by resolution in data-flow order, sized by channels, with attention ringed and skips as arcs."
     # blocks are (ResBlock, attention or Identity) pairs; anything else is a Downsample or an Upsample
