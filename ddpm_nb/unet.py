@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['PRESETS', 'FORMAT_VERSION', 'timestep_embedding', 'TimeEmbedding', 'group_norm', 'zero_init', 'MaskDropout',
            'ResBlock', 'linear_attention', 'SelfAttention', 'Downsample', 'Upsample', 'UNetConfig', 'unet_config',
-           'UNet', 'check_unet_inputs', 'count_params', 'unet_summary', 'print_summary', 'save_unet',
+           'UNet', 'check_unet_inputs', 'count_params', 'unet_summary', 'print_summary', 'atomic_write', 'save_unet',
            'strip_module_prefix', 'load_weights', 'load_unet']
 
-# %% ../nbs/04_unet.ipynb #3eff493c
+# %% ../nbs/04_unet.ipynb #de55122e
 import json
 import math
 import os
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# %% ../nbs/04_unet.ipynb #36577a9b
+# %% ../nbs/04_unet.ipynb #9bd68e25
 def timestep_embedding(t:Tensor, # (B,) timesteps, integer or float
                        dim:int, # embedding width
                        max_period:float=10000.0, # the lowest frequency is 1 / max_period
@@ -39,7 +39,7 @@ class TimeEmbedding(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.SiLU(), nn.Linear(4 * dim, 4 * dim))
     def forward(self, t:Tensor) -> Tensor: return self.mlp(timestep_embedding(t, self.dim))
 
-# %% ../nbs/04_unet.ipynb #656860f9
+# %% ../nbs/04_unet.ipynb #f3b1e24a
 def group_norm(ch:int, max_groups:int=32) -> nn.GroupNorm:
     "GroupNorm with the largest number of groups (at most 32) that divides `ch`."
     return nn.GroupNorm(next(g for g in range(min(max_groups, ch), 0, -1) if ch % g == 0), ch)
@@ -83,7 +83,7 @@ class ResBlock(nn.Module):
         h = self.conv2(self.drop(F.silu(self.norm2(h))))
         return h.add_(self.skip(x))                      # in place: conv2's backward does not need its output
 
-# %% ../nbs/04_unet.ipynb #dc08216f
+# %% ../nbs/04_unet.ipynb #717d05ec
 def linear_attention(q:Tensor, k:Tensor, v:Tensor) -> Tensor:
     "Linear attention on (B, heads, N, d): softmax(q) over channels, softmax(k) over tokens, out = q (k^T v)."
     q, k = q.softmax(dim=-1) * q.shape[-1] ** -0.5, k.softmax(dim=-2)
@@ -106,7 +106,7 @@ class SelfAttention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v) if self.attn_type == 'full' else linear_attention(q, k, v)
         return x + self.proj(out.transpose(-1, -2).reshape(B, C, H, W))
 
-# %% ../nbs/04_unet.ipynb #3e27c1b9
+# %% ../nbs/04_unet.ipynb #e2201509
 class Downsample(nn.Module):
     "Halve H and W with a stride-2 3x3 convolution."
     def __init__(self, ch:int):
@@ -121,7 +121,7 @@ class Upsample(nn.Module):
         self.conv = nn.Conv2d(ch, ch, 3, padding=1)
     def forward(self, x:Tensor) -> Tensor: return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))
 
-# %% ../nbs/04_unet.ipynb #6c7b3e05
+# %% ../nbs/04_unet.ipynb #97edcc5d
 @dataclass(frozen=True)
 class UNetConfig:
     "Everything needed to build a UNet (saved as JSON next to the weights)."
@@ -159,7 +159,7 @@ class UNetConfig:
         "Channels the network outputs: out_channels (default in_channels), doubled with learn_sigma."
         return (self.out_channels or self.in_channels) * (2 if self.learn_sigma else 1)
 
-# %% ../nbs/04_unet.ipynb #a45420cd
+# %% ../nbs/04_unet.ipynb #170ad934
 PRESETS = {
     'tiny': UNetConfig(in_channels=1, image_size=28, base_channels=32, channel_mults=(1, 2), num_res_blocks=1,
                        attn_resolutions=(14,), dropout=0.0),
@@ -180,7 +180,7 @@ def unet_config(preset:str, # a name in PRESETS
     if unknown: raise ValueError(f'UNetConfig has no field {", ".join(unknown)}; fields: {", ".join(sorted(names))}')
     return replace(PRESETS[preset], **overrides)
 
-# %% ../nbs/04_unet.ipynb #170eb28f
+# %% ../nbs/04_unet.ipynb #233d2fbd
 class UNet(nn.Module):
     "The DDPM U-Net: model(x_t, t, y=None) -> prediction with x_t's height and width."
     def __init__(self, config:UNetConfig,
@@ -235,7 +235,7 @@ class UNet(nn.Module):
             else: h = layer[1](layer[0](torch.cat([h, hs.pop()], dim=1), emb))
         return self.out(h).contiguous()          # hand back the ordinary layout
 
-# %% ../nbs/04_unet.ipynb #27cc1b7e
+# %% ../nbs/04_unet.ipynb #0ae6bd4c
 def _valid_sizes(n, m):
     lo = max(m, n // m * m)
     return f'{lo} or {lo + m}' if lo != n else str(n)
@@ -266,7 +266,7 @@ def check_unet_inputs(c:UNetConfig, x:Tensor, t, y):
                          f'got values in [{y.min().item()}, {y.max().item()}]')
     return t, y.to(x.device)
 
-# %% ../nbs/04_unet.ipynb #6c8dc79e
+# %% ../nbs/04_unet.ipynb #1c2a0f79
 def count_params(m:nn.Module) -> int: return sum(p.numel() for p in m.parameters())
 
 def unet_summary(model:UNet) -> list: # rows of (stage, resolution, channels, attention, parameters)
@@ -297,13 +297,13 @@ def print_summary(model:UNet):
     for name, res, ch, att, n in unet_summary(model): print(f'{name:12s}{str(res):>11s}{ch:>10d}{att:>11s}{n:>14,d}')
     print(f'{"total":12s}{"":>32s}{count_params(model):>14,d}')
 
-# %% ../nbs/04_unet.ipynb #9d4f3d49
+# %% ../nbs/04_unet.ipynb #cac0c966
 from safetensors.torch import load_file, save_file
 
-# %% ../nbs/04_unet.ipynb #35a202a9
+# %% ../nbs/04_unet.ipynb #56b72344
 FORMAT_VERSION = 1
 
-def _atomic_write(path:Path, write):
+def atomic_write(path:Path, write):
     "Call write(tmp_path), then rename tmp_path to path: readers see the old file or the new one, never half of one."
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     os.close(fd)
@@ -318,9 +318,9 @@ def save_unet(model:UNet, path) -> Path:
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     model = getattr(model, 'module', model)          # unwrap DataParallel / DDP
     cfg = json.dumps(dict(format_version=FORMAT_VERSION, model='UNet', config=asdict(model.config)), indent=2)
-    _atomic_write(path / 'config.json', lambda p: Path(p).write_text(cfg))
+    atomic_write(path / 'config.json', lambda p: Path(p).write_text(cfg))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    _atomic_write(path / 'model.safetensors', lambda p: save_file(state, p))
+    atomic_write(path / 'model.safetensors', lambda p: save_file(state, p))
     return path
 
 def strip_module_prefix(state:dict) -> dict:
