@@ -7,7 +7,7 @@ logging) against the model alone (forward + loss + backward + AdamW step on batc
 The share of time spent outside the model is 1 - (model-only time / whole-loop time). The data pipeline renders digits
 with PIL on the fly in the main process (the loop's default), which is the worst case for the data path.
 """
-import argparse, json, platform, statistics, tempfile, time
+import argparse, json, platform, tempfile, time
 import torch
 from ddpm_nb.data import DigitsDataset
 from ddpm_nb.diffusion import diffusion_loss

@@ -19,7 +19,6 @@ SIZES = {
 
 def build(kind, size_name):
     "Return (model, call) for one benchmark entry; call(model, x, t) -> prediction tensor."
-    import torch
     if kind.startswith('ours'):
         from ddpm_nb.unet import UNet
         m = UNet.from_preset(size_name, channels_last=(kind == 'ours'))
@@ -78,7 +77,7 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
                 peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_)
 
 def versions():
-    import torch, diffusers, denoising_diffusion_pytorch, ddpm_nb
+    import torch, diffusers, ddpm_nb
     from importlib.metadata import version
     return dict(python=platform.python_version(), torch=torch.__version__, diffusers=diffusers.__version__,
                 denoising_diffusion_pytorch=version('denoising-diffusion-pytorch'), ddpm_nb=ddpm_nb.__version__,

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from .diffusion import LOSSES, TARGETS, diffusion_loss, p_mean_variance
 from .schedules import NoiseSchedule
-from .unet import UNet, UNetConfig, atomic_write, load_weights, timestep_embedding
+from .unet import UNet, UNetConfig, atomic_write, cpu_state_dict, load_weights, timestep_embedding
 
 # %% ../nbs/06_training.ipynb #bddf580a
 @torch.no_grad()
@@ -159,8 +159,7 @@ def save_checkpoint(path, model, ema:EMA, s:NoiseSchedule, cfg:TrainConfig, opt,
         meta = dict(format_version=CHECKPOINT_VERSION, step=step, model=asdict(model.config),
                     schedule=s.config or dict(betas=s.betas.tolist()), train=asdict(cfg))
         (tmp / 'config.json').write_text(json.dumps(meta, indent=2))
-        weights = lambda m: {k: v.detach().contiguous().cpu() for k, v in m.state_dict().items()}
-        save_file(weights(model), tmp / 'model.safetensors'); save_file(weights(ema.model), tmp / 'ema.safetensors')
+        save_file(cpu_state_dict(model), tmp / 'model.safetensors'); save_file(cpu_state_dict(ema.model), tmp / 'ema.safetensors')
         torch.save(dict(optimizer=opt.state_dict(), lr_scheduler=lr_sched.state_dict(), ema=ema.state_dict(), step=step,
                         history=history, best=best, scaler=scaler.state_dict() if scaler else None,
                         rng=torch.get_rng_state(), cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None),

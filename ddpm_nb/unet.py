@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['PRESETS', 'FORMAT_VERSION', 'timestep_embedding', 'TimeEmbedding', 'group_norm', 'zero_init', 'MaskDropout',
            'ResBlock', 'linear_attention', 'SelfAttention', 'Downsample', 'Upsample', 'UNetConfig', 'unet_config',
-           'UNet', 'check_unet_inputs', 'count_params', 'unet_summary', 'print_summary', 'atomic_write', 'save_unet',
-           'strip_module_prefix', 'load_weights', 'load_unet']
+           'UNet', 'check_unet_inputs', 'count_params', 'unet_summary', 'print_summary', 'atomic_write',
+           'cpu_state_dict', 'save_unet', 'strip_module_prefix', 'load_weights', 'load_unet']
 
 # %% ../nbs/04_unet.ipynb #de55122e
 import json
@@ -271,7 +271,7 @@ def count_params(m:nn.Module) -> int: return sum(p.numel() for p in m.parameters
 
 def unet_summary(model:UNet) -> list: # rows of (stage, resolution, channels, attention, parameters)
     "Level-by-level table of a UNet: where the channels, the attention and the parameters are."
-    c, rows, res, li = model.config, [], model.config.image_size, 0
+    c, rows, res = model.config, [], model.config.image_size
     rows.append(('embeddings', '-', 4 * c.base_channels, '', count_params(model.time_emb) + (count_params(model.class_emb) if model.class_emb is not None else 0)))
     rows.append(('input conv', res, c.base_channels, '', count_params(model.conv_in)))
     def level_rows(layers, name, res_start, step):
@@ -313,13 +313,17 @@ def atomic_write(path:Path, write):
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 
+def cpu_state_dict(model:nn.Module) -> dict:
+    "A model's state dict as contiguous CPU tensors, the form safetensors stores."
+    return {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+
 def save_unet(model:UNet, path) -> Path:
     "Save `model` as a directory: config.json (config + format version) and model.safetensors."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     model = getattr(model, 'module', model)          # unwrap DataParallel / DDP
     cfg = json.dumps(dict(format_version=FORMAT_VERSION, model='UNet', config=asdict(model.config)), indent=2)
     atomic_write(path / 'config.json', lambda p: Path(p).write_text(cfg))
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = cpu_state_dict(model)
     atomic_write(path / 'model.safetensors', lambda p: save_file(state, p))
     return path
 

@@ -12,6 +12,7 @@ import torch
 import matplotlib.pyplot as plt
 from matplotlib import cbook
 from PIL import Image
+from .diffusion import to_uint8
 
 # %% ../nbs/00_pictures.ipynb #80692e44
 def sample_photo(size:int=64, # side of the square image in pixels
@@ -30,7 +31,7 @@ def show_images(x:torch.Tensor, # (B, C, H, W) images in [-1, 1] (or uint8); C i
     "Show a batch of images as one grid of titled panels."
     x = x.detach().cpu()
     if x.ndim == 3: x = x[None]
-    if x.dtype != torch.uint8: x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    if x.dtype != torch.uint8: x = to_uint8(x)
     n = len(x); ncols = min(ncols, n); nrows = math.ceil(n / ncols)
     title_h = 0 if titles is None else 0.2 * max(str(t).count('\n') + 1 for t in titles)
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + title_h) + 0.4 * bool(suptitle)), squeeze=False)
@@ -82,7 +83,7 @@ def save_grid(x, # (B, C, H, W) images in [-1, 1]
               path, nrow:int=8, pad:int=2):
     "Save a batch of images as one PNG grid, nrow images per row."
     from PIL import Image
-    x = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    x = to_uint8(x).cpu()
     B, C, H, W = x.shape
     ncol = math.ceil(B / nrow)
     grid = torch.zeros(C, ncol * (H + pad) + pad, nrow * (W + pad) + pad, dtype=torch.uint8)
