@@ -21,6 +21,7 @@ def main():
 
     def no_eval(cell):
         if cell.cell_type != 'code' or 'nbdev_export(' in cell.source: return True
+        if any(l.replace(' ', '') == '#|eval:false' for l in cell.source.splitlines()): return True   # as nbdev_test does
         flags = {l[2:].strip().split()[0] for l in cell.source.splitlines() if l.startswith('#|') and l[2:].strip()}
         if flags & skip: cell.outputs = []; return True
         return False

@@ -64,7 +64,7 @@ def check_export_clean():
 
 def check_installed_import():
     "Build a wheel of the repository, install it without dependencies into a scratch folder, import from there."
-    code = ("import sys, ddpm_nb, ddpm_nb.diffusion, ddpm_nb.schedules, ddpm_nb.viz\n"
+    code = ("import sys, ddpm_nb, ddpm_nb.diffusion, ddpm_nb.schedules, ddpm_nb.viz, ddpm_nb.unet, ddpm_nb.data, ddpm_nb.training, ddpm_nb.sampling, ddpm_nb.cli\n"
             "assert ddpm_nb.__file__.startswith(sys.argv[1]), ddpm_nb.__file__\n"
             "dev = sorted(m for m in sys.modules if m.split('.')[0] in ('nbdev', 'execnb', 'fastcore'))\n"
             "assert not dev, f'the package imports development tools: {dev}'\n")
