@@ -6,9 +6,10 @@
 __all__ = ['build_parser', 'PointsDataset', 'data_and_model', 'init_distributed', 'check_resume', 'cmd_train', 'save_outputs',
            'gif_timesteps', 'to_numpy', 'cmd_sample', 'main']
 
-# %% ../nbs/09_cli.ipynb #82cf440b
+# %% ../nbs/09_cli.ipynb #3eb0b55f
 import argparse
 import json
+from dataclasses import asdict
 import math
 import os
 import sys
@@ -20,12 +21,11 @@ from .data import TOYS, load_images, toy_2d
 from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import SAMPLERS, SPACINGS, sample, spaced_timesteps
 from .schedules import SCHEDULES, NoiseSchedule
-from dataclasses import asdict
 from .training import MLPDenoiser, TrainConfig, latest_checkpoint, load_checkpoint, train
 from .unet import PRESETS, UNet
 from .viz import save_gif, save_grid
 
-# %% ../nbs/09_cli.ipynb #ae800dca
+# %% ../nbs/09_cli.ipynb #c1ed48c5
 def _ints(text:str) -> tuple:
     try: return tuple(int(v) for v in text.split(',') if v.strip())
     except ValueError: raise argparse.ArgumentTypeError(f'expected comma-separated integers such as 1,2,2, got {text!r}') from None
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--resume', action='store_true', help='continue from the latest checkpoint in --out')
     r.add_argument('--ckpt-every', type=_positive, default=1000, help='checkpoint interval in steps (default: 1000)')
     r.add_argument('--sample-every', type=_positive, help='write a sample grid every this many steps (default: at checkpoints)')
-    r.add_argument('--grid-size', type=_positive, default=64, help='samples in each grid, drawn with 50 DDIM steps (default: 64)')
+    r.add_argument('--grid-size', type=_positive, default=64, help='samples in each grid, drawn with 50 DDIM steps, eta 1 (default: 64)')
     r.add_argument('--val-max', type=int, default=1000, help='held-out items for the validation loss, 0 for none (default: 1000)')
     r.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
     r.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('-n', '--num', type=_positive, default=64, help='number of samples (default: 64)')
     s.add_argument('--sampler', default='ddim', choices=SAMPLERS, help='ddpm (all T steps), ddim or dpmpp_2m (default: ddim)')
     s.add_argument('--steps', type=_positive, help='network evaluations for ddim / dpmpp_2m (default: 50; ddpm uses all T)')
-    s.add_argument('--eta', type=float, default=0.0, help='DDIM noise: 0 deterministic, 1 like DDPM (default: 0)')
+    s.add_argument('--eta', type=float, default=1.0, help='DDIM noise: 1 like DDPM, the most forgiving of a briefly trained model; 0 deterministic (default: 1)')
     s.add_argument('--spacing', default='trailing', choices=SPACINGS, help='which timesteps a short sampler visits (default: trailing)')
     s.add_argument('--var', default='large', choices=('large', 'small'), help='DDPM variance: beta_t or beta tilde (default: large)')
     s.add_argument('--label', type=int, help='class label for every sample (default: labels cycle 0, 1, 2, ...)')
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
 
-# %% ../nbs/09_cli.ipynb #84073970
+# %% ../nbs/09_cli.ipynb #c5e61512
 class PointsDataset(torch.utils.data.Dataset):
     "2-D toy points as (x, -1) pairs, for the training loop."
     def __init__(self, name:str, n:int=20000, seed:int=0): self.x, self.classes = toy_2d(name, n, seed), None
@@ -126,7 +126,7 @@ def data_and_model(args) -> tuple:
                              num_classes=len(classes) if classes else None, **over)
     return ds, model
 
-# %% ../nbs/09_cli.ipynb #e1aca48f
+# %% ../nbs/09_cli.ipynb #b05ec752
 def init_distributed(device=None):
     "Under torchrun (WORLD_SIZE > 1) join the process group (nccl on GPUs, gloo on CPUs); returns (device, rank)."
     if int(os.environ.get('WORLD_SIZE', '1')) <= 1: return device, 0
@@ -150,6 +150,7 @@ def cmd_train(args) -> Path:
     "`ddpm_nb train`: build data and model, train, write a final sample grid; returns the grid's path."
     if args.steps and args.epochs: raise ValueError('give --steps or --epochs, not both')
     device, rank = init_distributed(args.device)
+    torch.manual_seed(args.seed)                              # the initial weights, too, follow --seed
     ds, model = data_and_model(args)
     steps = args.steps or (max(1, math.ceil(args.epochs * len(ds) / args.batch_size)) if args.epochs else 10000)
     cfg = TrainConfig(steps=steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=min(args.warmup_steps, steps),
@@ -162,7 +163,7 @@ def cmd_train(args) -> Path:
     out = Path(args.out)
     if args.resume: check_resume(out, model, s)
     def hook(step, ema_model):
-        save_outputs(ema_model, s, out / 'samples' / f'step-{step:08d}.png', n=args.grid_size, target=cfg.target, steps=min(50, s.T), seed=0)
+        save_outputs(ema_model, s, out / 'samples' / f'step-{step:08d}.png', n=args.grid_size, target=cfg.target, steps=min(50, s.T), seed=0, eta=1.0)
     n_params = sum(p.numel() for p in model.parameters())
     if rank == 0: print(f'ddpm_nb train: {len(ds)} training items from {args.data!r}, a {type(model).__name__} with {n_params:,} parameters, '
           f'{steps} steps of {args.batch_size}; writing to {out}', file=sys.stderr)
@@ -173,7 +174,7 @@ def cmd_train(args) -> Path:
     if rank == 0: print(f'trained to step {run["step"]} in {time.perf_counter() - t0:.0f} s; checkpoint in {out / "checkpoints"}; samples in {grid}')
     return grid
 
-# %% ../nbs/09_cli.ipynb #4b2da0bf
+# %% ../nbs/09_cli.ipynb #ec29ef68
 def save_outputs(model, s:NoiseSchedule, path, n:int=64, target:str='eps', sampler:str='ddim', steps:int=50, seed:int=0,
                  label:int=None, gif=None, npy=None, progress:bool=False, batch_size:int=256, **kw) -> Path:
     "Sample n items and write a PNG (an image grid, or a scatter plot for 2-D points), plus an optional GIF and .npy."
@@ -236,7 +237,7 @@ def cmd_sample(args) -> Path:
           + (f', {args.gif}' if args.gif else '') + (f', {args.npy}' if args.npy else ''))
     return out
 
-# %% ../nbs/09_cli.ipynb #7b9502b4
+# %% ../nbs/09_cli.ipynb #655c978b
 def main(argv=None) -> int:
     "Entry point of the `ddpm_nb` console script; returns the exit status."
     args = build_parser().parse_args(argv)
@@ -250,6 +251,6 @@ def main(argv=None) -> int:
         return 130
     return 0
 
-# %% ../nbs/09_cli.ipynb #d61cfdca
+# %% ../nbs/09_cli.ipynb #0ff73354
 #| eval: false
 if __name__ == '__main__': sys.exit(main())

@@ -6,15 +6,15 @@
 __all__ = ['SPACINGS', 'SAMPLERS', 'spaced_timesteps', 'guided_prediction', 'alpha_bar_at', 'ddpm_step', 'ddim_sigma',
            'ddim_step', 'log_snr_half', 'dpmpp_2m_step', 'sample_batch', 'check_sampler_args', 'sample']
 
-# %% ../nbs/07_sampling.ipynb #546bc29f
+# %% ../nbs/07_sampling.ipynb #e8131b57
 import math
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .diffusion import eps_from_x0, p_mean_variance, predict_x0_eps
+from .diffusion import p_mean_variance, predict_x0_eps
 from .schedules import NoiseSchedule
 
-# %% ../nbs/07_sampling.ipynb #8ce8a90b
+# %% ../nbs/07_sampling.ipynb #2a362492
 SPACINGS = ('linspace', 'leading', 'trailing')
 
 def spaced_timesteps(T:int, # the schedule's number of steps
@@ -29,7 +29,7 @@ def spaced_timesteps(T:int, # the schedule's number of steps
     else: ts = [round(T - k * T / steps) - 1 for k in range(steps)]                                    # T, T - T/n, ... (always starts at T)
     return sorted(ts, reverse=True)
 
-# %% ../nbs/07_sampling.ipynb #2cec66a3
+# %% ../nbs/07_sampling.ipynb #fed27e4d
 def _null_label(model):
     cfg = getattr(model, 'config', None)
     return getattr(cfg, 'num_classes', None)
@@ -48,7 +48,7 @@ def guided_prediction(model, x:Tensor, t:Tensor,
     cond, uncond = both.chunk(2)
     return cond + w * (cond - uncond)
 
-# %% ../nbs/07_sampling.ipynb #fe59dbb3
+# %% ../nbs/07_sampling.ipynb #cbc89bd0
 def alpha_bar_at(s:NoiseSchedule, i:int) -> Tensor:
     "alpha_bar at 0-based index i, with alpha_bar = 1 at i = -1 (clean data, the sampler's last target)."
     return s.alpha_bar[i] if i >= 0 else torch.ones((), dtype=s.alpha_bar.dtype, device=s.alpha_bar.device)
@@ -88,7 +88,7 @@ def dpmpp_2m_step(s:NoiseSchedule, x:Tensor, i:int, i_prev:int, x0:Tensor, state
     state.update(x0=x0, h=h)
     return ((1 - ab_prev) / (1 - ab)).sqrt() * x - ab_prev.sqrt() * torch.expm1(-h) * d
 
-# %% ../nbs/07_sampling.ipynb #115b8f0e
+# %% ../nbs/07_sampling.ipynb #aad64964
 SAMPLERS = ('ddpm', 'ddim', 'dpmpp_2m')
 
 @torch.no_grad()
@@ -106,7 +106,7 @@ def sample_batch(model, s:NoiseSchedule, x:Tensor, # x_T: the starting noise
         i_prev = ts[k + 1] if k + 1 < len(ts) else -1
         t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
         x0, eps = predict_x0_eps(s, x, t, guided_prediction(model, x, t, y, w, null_label).float(), target)
-        if clip_x0: x0 = x0.clamp(-1, 1); eps = eps_from_x0(s, x, t, x0)   # keep eps consistent with the clipped x0
+        if clip_x0: x0 = x0.clamp(-1, 1)     # eps stays the network's own estimate (see the text)
         if i in keep: path['t'].append(i); path['x_t'].append(x.cpu()); path['x0'].append(x0.cpu())
         if sampler == 'ddpm': x = ddpm_step(s, x, i, x0, var_type, generator)
         elif sampler == 'ddim': x = ddim_step(s, x, i, i_prev, x0, eps, eta, generator)
@@ -114,7 +114,7 @@ def sample_batch(model, s:NoiseSchedule, x:Tensor, # x_T: the starting noise
         if on_step: on_step()
     return x, path
 
-# %% ../nbs/07_sampling.ipynb #b446bd37
+# %% ../nbs/07_sampling.ipynb #f1f4aefd
 def _labels(y, n, device):
     if y is None: return None
     y = torch.as_tensor(y, device=device).long().flatten()

@@ -105,7 +105,7 @@ def plot_history(history:dict, ax=None):
     if history.get('val_step'): ax.plot(history['val_step'], history['val_loss'], 'o-', label='validation loss (EMA weights)')
     ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.set_yscale('log'); ax.legend(); return ax
 
-# %% ../nbs/07_sampling.ipynb #7e2e2839
+# %% ../nbs/07_sampling.ipynb #637b2869
 def save_gif(frames, # sequence of (B, C, H, W) batches in [-1, 1], one per frame
              path, nrow:int=8, ms:int=80, # milliseconds per frame
              hold:int=1500, # milliseconds on the last frame

@@ -38,7 +38,7 @@ def main():
     out = Path(a.out)
     cli = BIN / 'ddpm_nb'
     steps = [[cli, 'train', '--steps', str(a.steps), *RECIPE, '--out', out],
-             [cli, 'sample', out, '-n', '100', '--sampler', 'dpmpp_2m', '--steps', '20', '--out', out / 'samples.png',
+             [cli, 'sample', out, '-n', '100', '--sampler', 'ddim', '--steps', '50', '--eta', '1', '--out', out / 'samples.png',
               '--gif', out / 'denoising.gif']]
     t0 = time.time()
     for cmd in steps:
