@@ -197,7 +197,7 @@ def save_outputs(model, s:NoiseSchedule, path, n:int=64, target:str='eps', sampl
     if npy: Path(npy).parent.mkdir(parents=True, exist_ok=True); np.save(npy, to_numpy(x))
     if gif:
         if not images: raise ValueError('--gif is for image models')
-        save_gif(list(traj['x_t']) + [x.cpu()], gif, nrow=nrow)
+        save_gif(list(traj['x_t']) + [x.cpu()], gif, nrow=nrow, scale=2 if n <= 25 else 1)   # keeps big GIFs a few MB
     return path
 
 def gif_timesteps(T:int, steps:int=None) -> tuple:

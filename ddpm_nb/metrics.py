@@ -6,7 +6,7 @@
 __all__ = ['FeatureNet', 'train_classifier', 'extract_features', 'sqrtm_psd', 'frechet_distance', 'kernel_distance',
            'precision_recall', 'quality', 'nll_bpd_estimate']
 
-# %% ../nbs/08_evaluation.ipynb #27171001
+# %% ../nbs/08_evaluation.ipynb #72d7d38f
 import math
 import time
 import torch
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .diffusion import prior_bpd, to_model_range, vb_term_bpd
 from .training import collate
 
-# %% ../nbs/08_evaluation.ipynb #9426735f
+# %% ../nbs/08_evaluation.ipynb #470d3b41
 class FeatureNet(nn.Module):
     "A small CNN classifier; the metrics compare its penultimate-layer features (`features`)."
     def __init__(self, in_channels:int=1, num_classes:int=10, width:int=32, feat_dim:int=128):
@@ -51,7 +51,7 @@ def extract_features(net:FeatureNet, x:Tensor, # (N, C, H, W) images in [-1, 1],
     dev = next(net.parameters()).device
     return torch.cat([net.features(x[i:i + batch].to(dev).float()).double().cpu() for i in range(0, len(x), batch)])
 
-# %% ../nbs/08_evaluation.ipynb #7f62fe7e
+# %% ../nbs/08_evaluation.ipynb #870c210c
 def _check_features(a:Tensor, b:Tensor, least:int=2):
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f'need two (N, d) feature matrices with the same d, got {tuple(a.shape)} and {tuple(b.shape)}')
@@ -71,7 +71,7 @@ def frechet_distance(a:Tensor, b:Tensor) -> float:
     cross = torch.linalg.eigvalsh(r @ S_b @ r).clamp(min=0).sqrt().sum()       # tr (S_a^1/2 S_b S_a^1/2)^1/2 = tr (S_a S_b)^1/2
     return ((mu_a - mu_b) ** 2).sum().item() + (S_a.trace() + S_b.trace() - 2 * cross).item()
 
-# %% ../nbs/08_evaluation.ipynb #315a4df6
+# %% ../nbs/08_evaluation.ipynb #7d04095b
 def kernel_distance(a:Tensor, b:Tensor, subsets:int=20, subset_size:int=1000, seed:int=0) -> tuple:
     "KID (Binkowski et al. 2018): unbiased MMD^2 with the kernel (x.y / d + 1)^3, averaged over random subsets; (mean, std)."
     _check_features(a, b)
@@ -86,7 +86,7 @@ def kernel_distance(a:Tensor, b:Tensor, subsets:int=20, subset_size:int=1000, se
     v = torch.tensor(vals, dtype=torch.float64)
     return v.mean().item(), v.std().item() if subsets > 1 else 0.0
 
-# %% ../nbs/08_evaluation.ipynb #2808dd1b
+# %% ../nbs/08_evaluation.ipynb #c271dbd7
 def _kth_radius(x:Tensor, k:int, chunk:int=2000) -> Tensor:
     "Distance from each point of x to its k-th nearest other point of x."
     return torch.cat([torch.cdist(x[i:i + chunk], x).kthvalue(k + 1, dim=1).values for i in range(0, len(x), chunk)])
@@ -103,7 +103,7 @@ def precision_recall(real:Tensor, fake:Tensor, k:int=3) -> tuple:
     recall = _covered(real, fake, _kth_radius(fake, k)).float().mean().item()
     return precision, recall
 
-# %% ../nbs/08_evaluation.ipynb #b32a8deb
+# %% ../nbs/08_evaluation.ipynb #d13f06cf
 def quality(net:FeatureNet, real, fake, # images (N, C, H, W) in [-1, 1] or uint8, or precomputed (N, d) features
             k:int=3, kid_subsets:int=20) -> dict:
     "FD, KID and precision/recall of fake against real, with the seconds it took."
@@ -115,7 +115,7 @@ def quality(net:FeatureNet, real, fake, # images (N, C, H, W) in [-1, 1] or uint
     return dict(fd=frechet_distance(fr, ff), kid=kid, kid_std=kid_std, precision=p, recall=r, n_real=len(fr), n_fake=len(ff),
                 seconds=time.perf_counter() - t0)
 
-# %% ../nbs/08_evaluation.ipynb #562a2b3e
+# %% ../nbs/08_evaluation.ipynb #8247436c
 @torch.no_grad()
 def nll_bpd_estimate(model, s, x0:Tensor, # held-out data on the 256-level grid of [-1, 1]
                      n_t:int=50, # timesteps sampled per image (the exact bound needs all T)
