@@ -49,9 +49,8 @@ def batches(x, steps, batch, seed):
 def run_ours(x, a, dev):
     from ddpm_nb.unet import UNet
     from ddpm_nb.schedules import NoiseSchedule
-    from ddpm_nb.training import TrainConfig, train
+    from ddpm_nb.training import QUICKSTART, TrainConfig, train
     from ddpm_nb.sampling import sample
-    from ddpm_nb.training import QUICKSTART
     torch.manual_seed(a.seed)
     model = UNet.from_preset('tiny', **UNET_28)
     s = NoiseSchedule.from_name('linear', 1000)

@@ -10,7 +10,7 @@ Options: --steps N      optimizer steps (default 600: about 5 minutes on 2 CPU c
          --out DIR      run directory (default runs/quickstart)
          --no-install   reuse .venv as it is
 """
-import argparse, shlex, subprocess, sys, time, venv
+import argparse, shlex, sys, time, venv
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
