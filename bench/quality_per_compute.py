@@ -7,8 +7,14 @@ fast sampler, keep them as uint8 N x 28 x 28 .npy, and score them with chapter 0
 Fashion-MNIST training split; FD, KID, precision/recall against as many test images). Prints the configuration,
 versions, hardware and wall times; writes results.json and the .npy files to --out.
 
-  python bench/quality_per_compute.py                      # CPU defaults (read the timings in bench/RESULTS.md first)
-  python bench/quality_per_compute.py --device cuda --steps 20000 --n-samples 5000   # a GPU rerun at a larger budget
+  python bench/quality_per_compute.py --steps 800 --n-samples 2000 --clf-steps 1000 --out bench/results/fashion-cpu
+  python bench/quality_per_compute.py --methods ours_eta0 ours_raw ours_lr1e4 ours_bf16 --steps 800 --n-samples 2000 \
+      --out bench/results/fashion-cpu                      # ablations: one choice of our recipe changed at a time
+  python bench/quality_per_compute.py --device cuda --steps 20000 --n-samples 5000 --clf-steps 5000 --sample-batch 1000 \
+      --out bench/results/fashion-gpu                      # a GPU rerun at a larger budget
+
+The first line is the CPU run in bench/RESULTS.md (about an hour on 2 cores); the defaults (2000 steps, 5000 samples) are
+about 2.5 hours there. Later calls into the same --out reuse its feature network and merge into its results.json.
 
 Data: $DDPM_NB_FASHION, else ../shared/data/fashion-mnist (idx files). Peers: pip install -r bench/requirements.txt.
 """
@@ -46,7 +52,7 @@ def batches(x, steps, batch, seed):
 
 
 # ---- ours: ddpm_nb's recipe (the quick start's settings, unconditional) -------------------------------------------
-def run_ours(x, a, dev):
+def run_ours(x, a, dev, lr=None, tag='ours', amp='auto'):
     from ddpm_nb.unet import UNet
     from ddpm_nb.schedules import NoiseSchedule
     from ddpm_nb.training import QUICKSTART, TrainConfig, train
@@ -55,16 +61,38 @@ def run_ours(x, a, dev):
     model = UNet.from_preset('tiny', **UNET_28)
     s = NoiseSchedule.from_name('linear', 1000)
     tr = {k: v for k, v in QUICKSTART['train'].items() if k != 'val_max'}
+    if lr is not None: tr['lr'] = lr
+    tr['amp'] = amp
     cfg = TrainConfig(steps=a.steps, **{**tr, 'batch_size': a.batch_size}, val_fraction=0.0, ckpt_every=a.steps,
                       sample_every=a.steps, log_every=max(1, a.steps // 20), progress=False, seed=a.seed)
     data = [(xi, -1) for xi in x]
     t0 = time.perf_counter()
-    run = train(model, s, data, cfg, Path(a.out) / 'ours_run', device=dev)
+    run = train(model, s, data, cfg, Path(a.out) / f'{tag}_run', device=dev)
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
-    out = sample(run['ema'].eval(), s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=1.0, batch_size=500,
+    out = sample(run['ema'].eval(), s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=1.0, batch_size=a.sample_batch,
                  generator=torch.Generator(dev).manual_seed(a.seed))
     return model, out, t_train, time.perf_counter() - t0, 'DDIM, 50 steps, eta 1, trailing spacing, EMA weights'
+
+
+# ---- ablations of our recipe: one choice changed at a time, to see which choices buy the difference -----------------
+def _resample_ours(a, dev, eta, ema):
+    "Sample the model that run_ours trained, changing only the sampler's eta or the weights."
+    from ddpm_nb.training import load_checkpoint
+    from ddpm_nb.sampling import sample
+    run = Path(a.out) / 'ours_run'
+    if not run.is_dir(): sys.exit(f'{run} not found: run --methods ours first')
+    model, s, _ = load_checkpoint(run, dev, ema=ema)
+    t0 = time.perf_counter()
+    out = sample(model, s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=a.sample_batch,
+                 generator=torch.Generator(dev).manual_seed(a.seed))
+    return model, out, 0.0, time.perf_counter() - t0, f'DDIM, 50 steps, eta {eta:g}, trailing, {"EMA" if ema else "raw"} weights (model of ours)'
+
+def run_ours_eta0(x, a, dev): return _resample_ours(a, dev, eta=0.0, ema=True)
+def run_ours_raw(x, a, dev): return _resample_ours(a, dev, eta=1.0, ema=False)
+def run_ours_lr(x, a, dev):
+    m, out, t_train, t_sample, _ = run_ours(x, a, dev, lr=1e-4, tag='ours_lr1e-4')
+    return m, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing, EMA weights; trained at lr 1e-4 (the peers\' rate)'
 
 
 # ---- diffusers: examples/unconditional_image_generation/train_unconditional.py defaults ---------------------------
@@ -93,8 +121,8 @@ def run_diffusers(x, a, dev):
     ddim = DDIMScheduler.from_config(sched.config); ddim.set_timesteps(50)
     g, outs, t0 = torch.Generator(dev).manual_seed(a.seed), [], time.perf_counter()
     with torch.no_grad():
-        for i in range(0, a.n_samples, 500):
-            img = torch.randn((min(500, a.n_samples - i), 1, 28, 28), generator=g, device=dev)
+        for i in range(0, a.n_samples, a.sample_batch):
+            img = torch.randn((min(a.sample_batch, a.n_samples - i), 1, 28, 28), generator=g, device=dev)
             for t in ddim.timesteps: img = ddim.step(model(img, t).sample, t, img, eta=0.0).prev_sample
             outs.append(img)
     return model, torch.cat(outs), t_train, time.perf_counter() - t0, 'DDIMScheduler, 50 steps, eta 0, its default spacing' + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)')
@@ -105,8 +133,8 @@ def run_lucidrains(x, a, dev):
     from denoising_diffusion_pytorch import Unet, GaussianDiffusion
     from ema_pytorch import EMA
     torch.manual_seed(a.seed)
-    # dim 30 puts it within 2% of our parameter count; 30 channels need GroupNorm groups dividing 30 (6, not the default 8)
-    net = Unet(dim=30, dim_mults=(1, 2, 2), channels=1, full_attn=(False, False, True), resnet_block_groups=6)
+    # dim 30 puts it within 2% of our parameter count (its blocks use RMSNorm, so any width works)
+    net = Unet(dim=30, dim_mults=(1, 2, 2), channels=1, full_attn=(False, False, True))
     diff = GaussianDiffusion(net, image_size=28, timesteps=1000, sampling_timesteps=50).to(dev)   # pred_v, sigmoid schedule
     opt = torch.optim.Adam(diff.parameters(), lr=1e-4, betas=(0.9, 0.99))
     ema = EMA(diff, beta=0.995, update_every=10).to(dev)
@@ -118,20 +146,31 @@ def run_lucidrains(x, a, dev):
     ema.ema_model.eval(); torch.manual_seed(a.seed)
     outs, t0 = [], time.perf_counter()
     with torch.no_grad():
-        for i in range(0, a.n_samples, 500): outs.append(ema.ema_model.sample(batch_size=min(500, a.n_samples - i)) * 2 - 1)
+        for i in range(0, a.n_samples, a.sample_batch):
+            outs.append(ema.ema_model.sample(batch_size=min(a.sample_batch, a.n_samples - i)) * 2 - 1)
     return net, torch.cat(outs), t_train, time.perf_counter() - t0, 'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights'
 
 
 RUNNERS = dict(ours=run_ours, diffusers=run_diffusers, lucidrains=run_lucidrains)
+def run_ours_bf16(x, a, dev):
+    m, out, t_train, t_sample, _ = run_ours(x, a, dev, tag='ours_bf16', amp='bf16')
+    return m, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing, EMA weights; trained under bf16 autocast (sampled in fp32)'
+ABLATIONS = dict(ours_eta0=run_ours_eta0, ours_raw=run_ours_raw, ours_lr1e4=run_ours_lr, ours_bf16=run_ours_bf16)
+PEERS = ('diffusers', 'lucidrains')
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--methods', nargs='+', default=list(RUNNERS), choices=list(RUNNERS))
+    p.add_argument('--methods', nargs='+', default=list(RUNNERS), choices=list(RUNNERS) + list(ABLATIONS),
+                   help='methods to run; results merge into an existing results.json in --out. Ablations of ours: '
+                        'ours_eta0 (its model, DDIM eta 0), ours_raw (its model, raw weights), ours_lr1e4 (retrained at lr 1e-4), '
+                        'ours_bf16 (retrained under bf16 autocast)')
     p.add_argument('--steps', type=int, default=2000)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--n-samples', type=int, default=5000)
     p.add_argument('--clf-steps', type=int, default=2000)
+    p.add_argument('--sample-batch', type=int, default=125, help='images per sampling batch, the same for every method '
+                   '(125 is the fastest of 50/125/250/500 on a 2-core CPU for all three networks)')
     p.add_argument('--diffusers-ema', action='store_true', help='turn on the example\'s optional EMA (off by default there)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--seed', type=int, default=0)
@@ -139,6 +178,7 @@ def main():
     a = p.parse_args()
     from ddpm_nb.metrics import extract_features, quality, train_classifier
     from ddpm_nb.diffusion import to_uint8
+    from ddpm_nb.viz import save_grid
     import ddpm_nb
     from importlib.metadata import version
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
@@ -152,25 +192,36 @@ def main():
     train_x, _ = images(fashion('train'))
     test_ds = fashion('test')
     t0 = time.perf_counter()
-    net = train_classifier(fashion('train'), steps=a.clf_steps, device=a.device, seed=a.seed)
+    if (out / 'feature_net.pt').is_file():            # a later call into the same --out scores with the same network
+        from ddpm_nb.metrics import FeatureNet
+        net = FeatureNet(); net.load_state_dict(torch.load(out / 'feature_net.pt', map_location='cpu')); net.to(a.device).eval()
+        print(f'feature network: {out / "feature_net.pt"} (kept from an earlier call)')
+    else: net = train_classifier(fashion('train'), steps=a.clf_steps, device=a.device, seed=a.seed)
     ref_x, ref_y = images(test_ds, a.n_samples)
     with torch.no_grad(): acc = (net(ref_x.to(a.device)).argmax(1).cpu() == ref_y).float().mean().item()
     ref = extract_features(net, ref_x)
+    torch.save(net.state_dict(), out / 'feature_net.pt')         # bench/quality_vs_steps.py scores with the same network
     info['classifier'] = dict(test_accuracy=acc, seconds=time.perf_counter() - t0)
+    old = json.loads((out / 'results.json').read_text()) if (out / 'results.json').is_file() else {}
+    if 'classifier' in old.get('info', {}): info['classifier']['seconds'] = old['info']['classifier']['seconds']   # its training time
     info['floor'] = quality(net, ref, images(fashion('train'), a.n_samples)[0])
     print(f'classifier: test accuracy {acc:.3f}; real-vs-real floor FD {info["floor"]["fd"]:.3f}', flush=True)
-    results = {}
+    if old and (old['info']['config']['n_samples'], old['info']['config']['steps']) != (a.n_samples, a.steps):
+        sys.exit(f'{out} holds results at another --n-samples or --steps: give another --out')
+    results = old.get('results', {})
     for name in a.methods:
-        model, x, t_train, t_sample, sampler = RUNNERS[name](train_x, a, a.device)
+        model, x, t_train, t_sample, sampler = {**RUNNERS, **ABLATIONS}[name](train_x, a, a.device)
         u = to_uint8(x.clamp(-1, 1)).cpu()[:, 0].numpy()
         np.save(out / f'{name}_samples.npy', u)
+        save_grid(torch.from_numpy(u[:64])[:, None].float() / 127.5 - 1, out / f'{name}_grid.png', nrow=16)
         q = quality(net, ref, torch.from_numpy(u)[:, None])
-        results[name] = dict(q, params=n_params(model), train_seconds=t_train, sample_seconds=t_sample, sampler=sampler)
+        results[name] = dict(q, params=n_params(model), train_seconds=t_train, sample_seconds=t_sample, sampler=sampler,
+                             steps=a.steps, batch_size=a.batch_size)
         print(f'{name:10s} params {results[name]["params"]:,}  train {t_train:.0f} s  sample {t_sample:.0f} s  '
               f'FD {q["fd"]:.2f}  KID {q["kid"]:.4f}  precision {q["precision"]:.3f}  recall {q["recall"]:.3f}', flush=True)
         (out / 'results.json').write_text(json.dumps(dict(info=info, results=results), indent=1))
-    if 'ours' in results and len(results) > 1:
-        best = min(v['fd'] for k, v in results.items() if k != 'ours')
+    if 'ours' in results and any(k in results for k in PEERS):
+        best = min(results[k]['fd'] for k in PEERS if k in results)
         print(f'ours / best peer FD: {results["ours"]["fd"] / best:.2f} (target <= 0.7)')
 
 

@@ -4,6 +4,7 @@ parameter counts (within 10%), at 28x28 grayscale (our `mnist28` preset) and 32x
 
     pip install -r bench/requirements.txt
     python bench/unet_speed.py                   # CPU, fp32
+    python bench/unet_speed.py --sizes cifar10 --cpu-bf16   # CPU, fp32 and bf16 autocast (CPUs with bf16 instructions)
     python bench/unet_speed.py --device cuda --train-batch 128   # GPU: fp32, bf16 autocast, bf16 + torch.compile
 
 Training throughput: images/s of forward + MSE + backward + AdamW step, in train mode with dropout 0.1 in every model.
@@ -89,13 +90,15 @@ def main():
     p.add_argument('--device', default='cpu'); p.add_argument('--steps', type=int, default=6)
     p.add_argument('--sizes', nargs='*', default=list(SIZES)); p.add_argument('--out', default=None)
     p.add_argument('--train-batch', type=int, default=None, help='training batch for every size (default: 32 at 28x28, 16 at 32x32)')
+    p.add_argument('--cpu-bf16', action='store_true', help='on the CPU, also time bf16 autocast (every model)')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
         kind, size, amp, comp = a.one
         print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch))); return
     print(json.dumps(versions()), flush=True)
-    settings = [(False, False)] if a.device == 'cpu' else [(False, False), (True, False), (True, True)]
+    settings = ([(False, False)] + [(True, False)] * a.cpu_bf16 if a.device == 'cpu'
+                else [(False, False), (True, False), (True, True)])
     kinds = ['ours', 'ours-contiguous', 'diffusers', 'lucidrains']
     results = []
     for size in a.sizes:

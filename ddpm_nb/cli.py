@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument('--loss', default='mse', choices=LOSSES, help='regression loss (default: mse)')
     o.add_argument('--min-snr-gamma', type=float, help='min-SNR-gamma loss weighting, e.g. 5 (default: none)')
     o.add_argument('--label-dropout', type=float, default=0.1, help='share of labels replaced by "no label", for guidance (default: 0.1)')
-    o.add_argument('--amp', default='auto', choices=('auto', 'bf16', 'fp16', 'none'), help='mixed precision on CUDA (default: auto)')
+    o.add_argument('--amp', default='auto', choices=('auto', 'bf16', 'fp16', 'none'), help='mixed precision: auto (bf16 or fp16 on CUDA, none on the CPU), bf16 (also on the CPU), fp16 (CUDA only) or none (default: auto)')
     o.add_argument('--seed', type=int, default=0)
     r = t.add_argument_group('run')
     r.add_argument('--out', default='runs/ddpm', help='run directory for checkpoints and samples (default: runs/ddpm)')

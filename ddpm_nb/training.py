@@ -141,7 +141,7 @@ class TrainConfig:
     keep_last:int = 2 # step checkpoints to keep, besides the best one
     log_every:int = 50
     seed:int = 0
-    amp:str = 'auto' # 'auto' (bf16, else fp16 on CUDA; none on CPU), 'bf16', 'fp16' or 'none'
+    amp:str = 'auto' # 'auto' (CUDA: bf16, else fp16; CPU: none), 'bf16' (also on the CPU), 'fp16' (CUDA) or 'none'
     progress:bool = True # show a tqdm bar
     tensorboard:bool = False # also log scalars to out_dir/tensorboard (needs the tensorboard package)
 
@@ -206,9 +206,12 @@ def _dist() -> tuple:
     return 0, 1
 
 def _amp_dtype(cfg, device):
-    if device.type != 'cuda' or cfg.amp == 'none': return None
-    if cfg.amp == 'bf16' or (cfg.amp == 'auto' and torch.cuda.is_bf16_supported()): return torch.bfloat16
-    return torch.float16
+    "The autocast dtype, or None for full precision. 'auto' means bf16 (else fp16) on CUDA and fp32 on the CPU."
+    if cfg.amp == 'none': return None
+    if device.type == 'cuda':
+        return torch.bfloat16 if cfg.amp == 'bf16' or (cfg.amp == 'auto' and torch.cuda.is_bf16_supported()) else torch.float16
+    if cfg.amp == 'fp16': raise ValueError(f"amp='fp16' needs a CUDA device, got {device.type}; on the CPU use amp='bf16' or 'none'")
+    return torch.bfloat16 if cfg.amp == 'bf16' else None
 
 @torch.no_grad()
 def validation_loss(model, s, val_ds, cfg:TrainConfig, device, batch:int=256) -> float:

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Sample quality against the number of sampler steps, for each of ddpm_nb's samplers, on the Fashion-MNIST model that
+bench/quality_per_compute.py trained (its `ours_run`), scored with the same feature network (its `feature_net.pt`).
+
+Samplers: DDIM with eta 0 (deterministic), DDIM with eta 1 (stochastic; on all T steps it is DDPM with beta tilde),
+DPM-Solver++(2M), all with trailing spacing, EMA weights and x0 clipping; and, with --ddpm, ancestral DDPM on all
+T steps as the reference. Every setting starts from the same seed, so the settings differ only by the sampler.
+
+  python bench/quality_vs_steps.py                                   # CPU: 500 samples per setting, 10/20/50/100 steps
+  python bench/quality_vs_steps.py --run bench/results/fashion/ours_run --n-samples 5000 --steps 5 10 20 50 100 250 \\
+      --ddpm --sample-batch 1000 --device cuda                        # a GPU rerun after the GPU quality_per_compute run
+
+Writes steps.json (and steps.png when matplotlib is present) next to the run directory.
+"""
+import argparse, json, os, platform, time
+from pathlib import Path
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--run', default=str(ROOT / 'bench' / 'results' / 'fashion-cpu' / 'ours_run'),
+                   help='run directory written by quality_per_compute.py; feature_net.pt is read from its parent')
+    p.add_argument('--steps', type=int, nargs='+', default=[10, 20, 50, 100])
+    p.add_argument('--n-samples', type=int, default=500)
+    p.add_argument('--ddpm', action='store_true', help='add ancestral DDPM on all T steps (T network calls per image)')
+    p.add_argument('--sample-batch', type=int, default=125)
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--seed', type=int, default=0)
+    a = p.parse_args()
+    from quality_per_compute import fashion, images
+    from ddpm_nb.metrics import FeatureNet, extract_features, quality
+    from ddpm_nb.training import load_checkpoint
+    from ddpm_nb.sampling import sample
+    from ddpm_nb.diffusion import to_uint8
+    run, out = Path(a.run), Path(a.run).parent
+    for f in (run, out / 'feature_net.pt'):
+        if not f.exists(): raise SystemExit(f'{f} not found: run bench/quality_per_compute.py --methods ours first')
+    info = dict(config=vars(a), python=platform.python_version(), torch=torch.__version__, cpus=os.cpu_count(),
+                threads=torch.get_num_threads(), gpu=torch.cuda.get_device_name() if a.device.startswith('cuda') else None)
+    print(json.dumps(info, indent=1), flush=True)
+    model, s, meta = load_checkpoint(run, a.device)
+    net = FeatureNet(); net.load_state_dict(torch.load(out / 'feature_net.pt', map_location=a.device)); net.to(a.device).eval()
+    ref = extract_features(net, images(fashion('test'), a.n_samples)[0])
+    info['floor'] = quality(net, ref, images(fashion('train'), a.n_samples)[0])
+    print(f'model: {meta.get("step", "?")} training steps; real-vs-real floor at n={a.n_samples}: '
+          f'FD {info["floor"]["fd"]:.2f}  KID {info["floor"]["kid"]:.4f}', flush=True)
+    settings = [('DDIM eta 0', 'ddim', 0.0), ('DDIM eta 1', 'ddim', 1.0), ('DPM-Solver++(2M)', 'dpmpp_2m', 0.0)]
+    grid = [(name, smp, eta, n) for name, smp, eta in settings for n in a.steps]
+    if a.ddpm: grid.append(('DDPM (beta_t)', 'ddpm', 0.0, s.T))
+    rows = []
+    print(f'{"sampler":18s} {"steps":>5s} {"FD":>7s} {"KID":>7s} {"prec":>6s} {"recall":>6s} {"seconds":>8s}', flush=True)
+    for name, smp, eta, n in grid:
+        t0 = time.perf_counter()
+        x = sample(model, s, (a.n_samples, 1, 28, 28), smp, n if smp != 'ddpm' else None, eta=eta,
+                   batch_size=a.sample_batch, generator=torch.Generator(a.device).manual_seed(a.seed))
+        dt = time.perf_counter() - t0
+        q = quality(net, ref, to_uint8(x.clamp(-1, 1)).cpu())
+        rows.append(dict(sampler=name, steps=n, sample_seconds=dt, **q))
+        print(f'{name:18s} {n:5d} {q["fd"]:7.2f} {q["kid"]:7.4f} {q["precision"]:6.3f} {q["recall"]:6.3f} {dt:8.0f}', flush=True)
+        (out / 'steps.json').write_text(json.dumps(dict(info=info, results=rows), indent=1))
+    try:
+        import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    except ImportError: return
+    fig, axs = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, key in zip(axs, ('fd', 'kid')):
+        for name, *_ in settings:
+            r = [q for q in rows if q['sampler'] == name]
+            ax.plot([q['steps'] for q in r], [q[key] for q in r], 'o-', label=name)
+        for q in rows:
+            if q['sampler'].startswith('DDPM'): ax.axhline(q[key], color='k', ls='--', lw=1, label=f'DDPM, {q["steps"]} steps')
+        ax.axhline(info['floor'][key], color='grey', ls=':', label='real vs real')
+        ax.set(xscale='log', xlabel='network evaluations', ylabel=key.upper(), title=f'{key.upper()} against steps (n={a.n_samples})')
+    axs[0].legend(fontsize=8)
+    fig.tight_layout(); fig.savefig(out / 'steps.png', dpi=100)
+
+
+if __name__ == '__main__': main()
