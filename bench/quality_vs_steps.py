@@ -7,6 +7,7 @@ DPM-Solver++(2M), all with trailing spacing, EMA weights and x0 clipping; and, w
 T steps as the reference. Every setting starts from the same seed, so the settings differ only by the sampler.
 
   python bench/quality_vs_steps.py                                   # CPU: 500 samples per setting, 10/20/50/100 steps
+  python bench/quality_vs_steps.py --only-ddpm                       # then the DDPM reference (about 17 minutes on 2 cores)
   python bench/quality_vs_steps.py --run bench/results/fashion/ours_run --n-samples 5000 --steps 5 10 20 50 100 250 \\
       --ddpm --sample-batch 1000 --device cuda                        # a GPU rerun after the GPU quality_per_compute run
 
@@ -26,6 +27,7 @@ def main():
     p.add_argument('--steps', type=int, nargs='+', default=[10, 20, 50, 100])
     p.add_argument('--n-samples', type=int, default=500)
     p.add_argument('--ddpm', action='store_true', help='add ancestral DDPM on all T steps (T network calls per image)')
+    p.add_argument('--only-ddpm', action='store_true', help='run only the DDPM reference, and add it to an existing steps.json')
     p.add_argument('--sample-batch', type=int, default=125)
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--seed', type=int, default=0)
@@ -49,8 +51,12 @@ def main():
           f'FD {info["floor"]["fd"]:.2f}  KID {info["floor"]["kid"]:.4f}', flush=True)
     settings = [('DDIM eta 0', 'ddim', 0.0), ('DDIM eta 1', 'ddim', 1.0), ('DPM-Solver++(2M)', 'dpmpp_2m', 0.0)]
     grid = [(name, smp, eta, n) for name, smp, eta in settings for n in a.steps]
-    if a.ddpm: grid.append(('DDPM (beta_t)', 'ddpm', 0.0, s.T))
-    rows = []
+    if a.only_ddpm: grid = []
+    if a.ddpm or a.only_ddpm: grid.append(('DDPM (beta_t)', 'ddpm', 0.0, s.T))
+    old = json.loads((out / 'steps.json').read_text()) if a.only_ddpm and (out / 'steps.json').is_file() else None
+    if old and old['info']['config']['n_samples'] != a.n_samples: raise SystemExit(f'{out / "steps.json"} was made with another --n-samples')
+    rows = [r for r in old['results'] if not r['sampler'].startswith('DDPM')] if old else []
+    if old: info['config'] = {**old['info']['config'], 'ddpm': True}
     print(f'{"sampler":18s} {"steps":>5s} {"FD":>7s} {"KID":>7s} {"prec":>6s} {"recall":>6s} {"seconds":>8s}', flush=True)
     for name, smp, eta, n in grid:
         t0 = time.perf_counter()
