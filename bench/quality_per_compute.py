@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-UNET_28 = dict(channel_mults=(1, 2, 2), attn_resolutions=(7,), dropout=0.0)      # ours: the quick-start U-Net, 1.27M parameters
 
 
 def fashion(split):
@@ -52,46 +51,48 @@ def batches(x, steps, batch, seed):
 
 
 # ---- ours: ddpm_nb's recipe (the quick start's settings, unconditional) -------------------------------------------
+def _sample_ours(model, s, a, dev, eta=1.0):
+    "50 DDIM steps (trailing spacing) from our model; returns (samples, seconds)."
+    from ddpm_nb.sampling import sample
+    t0 = time.perf_counter()
+    out = sample(model.eval(), s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=a.sample_batch,
+                 generator=torch.Generator(dev).manual_seed(a.seed))
+    return out, time.perf_counter() - t0
+
+
 def run_ours(x, a, dev, lr=None, tag='ours', amp='auto'):
     from ddpm_nb.unet import UNet
     from ddpm_nb.schedules import NoiseSchedule
     from ddpm_nb.training import QUICKSTART, TrainConfig, train
-    from ddpm_nb.sampling import sample
     torch.manual_seed(a.seed)
-    model = UNet.from_preset('tiny', **UNET_28)
+    arch = {k: v for k, v in QUICKSTART['model'].items() if k not in ('preset', 'num_classes')}   # unconditional here
+    model = UNet.from_preset(QUICKSTART['model']['preset'], **arch)
     s = NoiseSchedule.from_name('linear', 1000)
-    tr = {k: v for k, v in QUICKSTART['train'].items() if k != 'val_max'}
+    tr = {k: v for k, v in QUICKSTART['train'].items() if k != 'val_max'} | dict(batch_size=a.batch_size, amp=amp)
     if lr is not None: tr['lr'] = lr
-    tr['amp'] = amp
-    cfg = TrainConfig(steps=a.steps, **{**tr, 'batch_size': a.batch_size}, val_fraction=0.0, ckpt_every=a.steps,
-                      sample_every=a.steps, log_every=max(1, a.steps // 20), progress=False, seed=a.seed)
-    data = [(xi, -1) for xi in x]
+    cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=a.steps, sample_every=a.steps,
+                      log_every=max(1, a.steps // 20), progress=False, seed=a.seed)
     t0 = time.perf_counter()
-    run = train(model, s, data, cfg, Path(a.out) / f'{tag}_run', device=dev)
+    run = train(model, s, [(xi, -1) for xi in x], cfg, Path(a.out) / f'{tag}_run', device=dev)
     t_train = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    out = sample(run['ema'].eval(), s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=1.0, batch_size=a.sample_batch,
-                 generator=torch.Generator(dev).manual_seed(a.seed))
-    return model, out, t_train, time.perf_counter() - t0, 'DDIM, 50 steps, eta 1, trailing spacing, EMA weights'
+    out, t_sample = _sample_ours(run['ema'], s, a, dev)
+    return model, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing spacing, EMA weights'
 
 
 # ---- ablations of our recipe: one choice changed at a time, to see which choices buy the difference -----------------
 def _resample_ours(a, dev, eta, ema):
     "Sample the model that run_ours trained, changing only the sampler's eta or the weights."
     from ddpm_nb.training import load_checkpoint
-    from ddpm_nb.sampling import sample
     run = Path(a.out) / 'ours_run'
     if not run.is_dir(): sys.exit(f'{run} not found: run --methods ours first')
     model, s, _ = load_checkpoint(run, dev, ema=ema)
-    t0 = time.perf_counter()
-    out = sample(model, s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=a.sample_batch,
-                 generator=torch.Generator(dev).manual_seed(a.seed))
-    return model, out, 0.0, time.perf_counter() - t0, f'DDIM, 50 steps, eta {eta:g}, trailing, {"EMA" if ema else "raw"} weights (model of ours)'
+    out, t_sample = _sample_ours(model, s, a, dev, eta)
+    return model, out, 0.0, t_sample, f'DDIM, 50 steps, eta {eta:g}, trailing, {"EMA" if ema else "raw"} weights (model of ours)'
 
 def run_ours_eta0(x, a, dev): return _resample_ours(a, dev, eta=0.0, ema=True)
 def run_ours_raw(x, a, dev): return _resample_ours(a, dev, eta=1.0, ema=False)
 def run_ours_lr(x, a, dev):
-    m, out, t_train, t_sample, _ = run_ours(x, a, dev, lr=1e-4, tag='ours_lr1e-4')
+    m, out, t_train, t_sample, _ = run_ours(x, a, dev, lr=1e-4, tag='ours_lr1e4')
     return m, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing, EMA weights; trained at lr 1e-4 (the peers\' rate)'
 
 
@@ -109,7 +110,7 @@ def run_diffusers(x, a, dev):
     lr = get_scheduler('cosine', optimizer=opt, num_warmup_steps=min(500, a.steps // 10), num_training_steps=a.steps)
     ema = EMAModel(model.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=0.75) if a.diffusers_ema else None
     t0 = time.perf_counter()
-    for k, x0 in enumerate(batches(x, a.steps, a.batch_size, a.seed)):
+    for x0 in batches(x, a.steps, a.batch_size, a.seed):
         x0 = x0.to(dev); noise = torch.randn_like(x0)
         t = torch.randint(0, 1000, (len(x0),), device=dev)
         loss = torch.nn.functional.mse_loss(model(sched.add_noise(x0, noise, t), t).sample, noise)
