@@ -6,10 +6,13 @@ parameter counts (within 10%), at 28x28 grayscale (our `mnist28` preset) and 32x
     python bench/unet_speed.py                   # CPU, fp32
     python bench/unet_speed.py --sizes cifar10 --cpu-bf16   # CPU, fp32 and bf16 autocast (CPUs with bf16 instructions)
     python bench/unet_speed.py --device cuda --train-batch 128   # GPU: fp32, bf16 autocast, bf16 + torch.compile
+    python bench/unet_speed.py --sizes cifar10 --train-batch 64 --keep-memory   # CPU, every model with freed memory kept
 
 Training throughput: images/s of forward + MSE + backward + AdamW step, in train mode with dropout 0.1 in every model.
 Sampling cost: seconds per network evaluation for a batch of 64 in eval mode without gradients.
 Each model runs in a fresh subprocess, so its peak memory is its own; times are medians over the timed steps.
+--keep-memory calls ddpm_nb's keep_freed_memory() in every model's process (glibc keeps freed blocks instead of unmapping
+them; ddpm_nb's train and sample do this on the CPU); kernel (sys) and user CPU seconds of the training steps are recorded.
 """
 import argparse, json, platform, resource, statistics, subprocess, sys, time
 
@@ -43,8 +46,11 @@ def build(kind, size_name):
         return m, lambda m, x, t: m(x, t)
     raise ValueError(kind)
 
-def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_batch=None):
+def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_batch=None, keep_memory=False):
     import torch, torch.nn.functional as F
+    if keep_memory:
+        from ddpm_nb.unet import keep_freed_memory
+        assert keep_freed_memory(), 'keep_freed_memory needs Linux with glibc'
     torch.manual_seed(0)
     spec = SIZES[size_name]
     model, call = build(kind, size_name)
@@ -58,13 +64,13 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
     B, C, S = train_batch or spec['train_batch'], spec['channels'], spec['size']
     x = torch.randn(B, C, S, S, device=device); t = torch.randint(0, 1000, (B,), device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    model.train(); times = []
+    model.train(); times = []; cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(2 + steps):
         sync(); t0 = time.perf_counter()
         with autocast(): loss = F.mse_loss(call(fn, x, t).float(), x)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         sync(); times.append(time.perf_counter() - t0)
-    train_step = statistics.median(times[2:])
+    train_step = statistics.median(times[2:]); cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     peak_train = (torch.cuda.max_memory_allocated() / 2**20 if device == 'cuda'
                   else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     model.eval(); xs = torch.randn(64, C, S, S, device=device); ts = torch.full((64,), 500, device=device); evals = []
@@ -75,7 +81,8 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
             sync(); evals.append(time.perf_counter() - t0)
     return dict(kind=kind, size=size_name, params=n_params, train_img_s=B / train_step, train_step_s=train_step,
                 train_step_spread=[min(times[2:]), max(times[2:])], sample_s_per_eval=statistics.median(evals[1:]),
-                peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_)
+                peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_, keep_memory=keep_memory,
+                train_sys_s=cpu1.ru_stime - cpu0.ru_stime, train_user_s=cpu1.ru_utime - cpu0.ru_utime)
 
 def versions():
     import torch, diffusers, ddpm_nb
@@ -91,11 +98,12 @@ def main():
     p.add_argument('--sizes', nargs='*', default=list(SIZES)); p.add_argument('--out', default=None)
     p.add_argument('--train-batch', type=int, default=None, help='training batch for every size (default: 32 at 28x28, 16 at 32x32)')
     p.add_argument('--cpu-bf16', action='store_true', help='on the CPU, also time bf16 autocast (every model)')
+    p.add_argument('--keep-memory', action='store_true', help="call ddpm_nb's keep_freed_memory() in every model's process")
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
         kind, size, amp, comp = a.one
-        print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch))); return
+        print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch, a.keep_memory))); return
     print(json.dumps(versions()), flush=True)
     settings = ([(False, False)] + [(True, False)] * a.cpu_bf16 if a.device == 'cpu'
                 else [(False, False), (True, False), (True, True)])
@@ -107,12 +115,14 @@ def main():
                 if comp and kind == 'lucidrains': continue
                 cmd = [sys.executable, __file__, '--device', a.device, '--steps', str(a.steps), '--one', kind, size, str(int(amp)), str(int(comp))]
                 if a.train_batch: cmd += ['--train-batch', str(a.train_batch)]
+                if a.keep_memory: cmd += ['--keep-memory']
                 out = subprocess.run(cmd, capture_output=True, text=True)
                 if out.returncode: print(f'{kind} {size} failed:\n{out.stderr[-2000:]}', flush=True); continue
                 r = json.loads(out.stdout.strip().splitlines()[-1]); results.append(r)
                 print(f"{size:8s} {kind:16s} amp={int(amp)} compile={int(comp)} params {r['params']:>11,d}  train {r['train_img_s']:7.1f} img/s "
                       f"(step {r['train_step_s']:.3f} s, {r['train_step_spread'][0]:.3f}-{r['train_step_spread'][1]:.3f})  "
-                      f"sample {r['sample_s_per_eval']:.3f} s/eval@64  peak {r['peak_mem_mb']:.0f} MB", flush=True)
+                      f"sample {r['sample_s_per_eval']:.3f} s/eval@64  peak {r['peak_mem_mb']:.0f} MB  "
+                      f"(training CPU s: user {r['train_user_s']:.0f}, sys {r['train_sys_s']:.0f})", flush=True)
     for size in a.sizes:
         for amp, comp in settings:
             rows = {r['kind']: r for r in results if r['size'] == size and r['amp'] == amp and r['compile'] == comp}

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from .diffusion import LOSSES, TARGETS, diffusion_loss, p_mean_variance
 from .schedules import NoiseSchedule
-from .unet import UNet, UNetConfig, atomic_write, cpu_state_dict, load_weights, timestep_embedding
+from .unet import UNet, UNetConfig, atomic_write, cpu_state_dict, keep_freed_memory, load_weights, timestep_embedding
 
 # %% ../nbs/06_training.ipynb #bddf580a
 @torch.no_grad()
@@ -241,6 +241,7 @@ def train(model:UNet, s:NoiseSchedule, data, cfg:TrainConfig, out_dir, # run dir
     "Train a UNet on (x, y) data with the loss of chapter 03; see the chapter for everything it does."
     rank, world = _dist()
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 04)
     out = Path(out_dir); ckpt_dir = out / 'checkpoints'
     model.to(device); s.to(device)
     micro = cfg.batch_size // cfg.grad_accum
