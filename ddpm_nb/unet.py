@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'FORMAT_VERSION', 'timestep_embedding', 'TimeEmbedding', 'FloatGroupNorm', 'group_norm', 'zero_init',
-           'MaskDropout', 'ResBlock', 'linear_attention', 'SelfAttention', 'Downsample', 'Upsample', 'UNetConfig',
-           'unet_config', 'UNet', 'check_unet_inputs', 'count_params', 'unet_summary', 'print_summary', 'atomic_write',
-           'cpu_state_dict', 'save_unet', 'strip_module_prefix', 'load_weights', 'load_unet', 'keep_freed_memory']
+           'MaskDropout', 'ResBlock', 'linear_attention', 'SelfAttention', 'Downsample', 'fold_taps', 'Upsample',
+           'UNetConfig', 'unet_config', 'UNet', 'check_unet_inputs', 'count_params', 'unet_summary', 'print_summary',
+           'atomic_write', 'cpu_state_dict', 'save_unet', 'strip_module_prefix', 'load_weights', 'load_unet',
+           'keep_freed_memory']
 
 # %% ../nbs/04_unet.ipynb #de55122e
 import ctypes
@@ -120,12 +121,19 @@ class Downsample(nn.Module):
         self.conv = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
     def forward(self, x:Tensor) -> Tensor: return self.conv(x)
 
+def fold_taps(w:Tensor, dim:int) -> Tensor:
+    "Turn the 3 taps of a kernel along `dim` into the 4 taps of a stride-2 transposed convolution equal to nearest upsampling then w."
+    w0, w1, w2 = w.unbind(dim)
+    return torch.stack([w2, w1 + w2, w0 + w1, w0], dim)
+
 class Upsample(nn.Module):
-    "Double H and W: nearest-neighbour upsampling, then a 3x3 convolution."
+    "Double H and W: nearest-neighbour upsampling, then a 3x3 convolution (computed as one transposed 4x4 convolution)."
     def __init__(self, ch:int):
         super().__init__()
         self.conv = nn.Conv2d(ch, ch, 3, padding=1)
-    def forward(self, x:Tensor) -> Tensor: return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))
+    def forward(self, x:Tensor) -> Tensor:
+        k = fold_taps(fold_taps(self.conv.weight, 2), 3)    # (out, in, 4, 4), rebuilt each call so gradients reach the 3x3 weights
+        return F.conv_transpose2d(x, k.transpose(0, 1), self.conv.bias, stride=2, padding=1)
 
 # %% ../nbs/04_unet.ipynb #97edcc5d
 @dataclass(frozen=True)
