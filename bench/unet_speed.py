@@ -11,6 +11,8 @@ parameter counts (within 10%), at 28x28 grayscale (our `mnist28` preset) and 32x
 Training throughput: images/s of forward + MSE + backward + AdamW step, in train mode with dropout 0.1 in every model.
 Sampling cost: seconds per network evaluation for a batch of 64 in eval mode without gradients.
 Each model runs in a fresh subprocess, so its peak memory is its own; times are medians over the timed steps.
+--repeats R runs the whole list R times, round-robin, and pools each model's timed steps over its R runs: on a shared
+machine whose speed drifts, every model then sees the same slow and fast stretches.
 --keep-memory calls ddpm_nb's keep_freed_memory() in every model's process (glibc keeps freed blocks instead of unmapping
 them; ddpm_nb's train and sample do this on the CPU); kernel (sys) and user CPU seconds of the training steps are recorded.
 """
@@ -81,6 +83,7 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
             sync(); evals.append(time.perf_counter() - t0)
     return dict(kind=kind, size=size_name, params=n_params, train_img_s=B / train_step, train_step_s=train_step,
                 train_step_spread=[min(times[2:]), max(times[2:])], sample_s_per_eval=statistics.median(evals[1:]),
+                train_step_times=times[2:], sample_eval_times=evals[1:], batch=B,
                 peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_, keep_memory=keep_memory,
                 train_sys_s=cpu1.ru_stime - cpu0.ru_stime, train_user_s=cpu1.ru_utime - cpu0.ru_utime)
 
@@ -92,6 +95,23 @@ def versions():
                 cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
                 gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
 
+def same(r, q): return all(r[k] == q[k] for k in ('kind', 'size', 'amp', 'compile'))
+
+def pooled(rs):
+    "One result from several runs of one model: medians over all their timed steps and evaluations, the largest peak memory."
+    steps = [s for r in rs for s in r['train_step_times']]
+    step, evals = statistics.median(steps), [e for r in rs for e in r['sample_eval_times']]
+    return {**rs[-1], 'runs': len(rs), 'train_step_s': step, 'train_img_s': rs[-1]['batch'] / step,
+            'train_step_spread': [min(steps), max(steps)], 'train_step_times': steps, 'sample_eval_times': evals,
+            'sample_s_per_eval': statistics.median(evals), 'peak_mem_mb': max(r['peak_mem_mb'] for r in rs),
+            'train_sys_s': statistics.median(r['train_sys_s'] for r in rs), 'train_user_s': statistics.median(r['train_user_s'] for r in rs)}
+
+def show(r, label=''):
+    print(f"{r['size']:8s} {r['kind']:16s} amp={int(r['amp'])} compile={int(r['compile'])} params {r['params']:>11,d}  "
+          f"train {r['train_img_s']:7.1f} img/s (step {r['train_step_s']:.3f} s, {r['train_step_spread'][0]:.3f}-"
+          f"{r['train_step_spread'][1]:.3f})  sample {r['sample_s_per_eval']:.3f} s/eval@64  peak {r['peak_mem_mb']:.0f} MB  "
+          f"(training CPU s: user {r['train_user_s']:.0f}, sys {r['train_sys_s']:.0f}) {label}", flush=True)
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--device', default='cpu'); p.add_argument('--steps', type=int, default=6)
@@ -99,6 +119,7 @@ def main():
     p.add_argument('--train-batch', type=int, default=None, help='training batch for every size (default: 32 at 28x28, 16 at 32x32)')
     p.add_argument('--cpu-bf16', action='store_true', help='on the CPU, also time bf16 autocast (every model)')
     p.add_argument('--keep-memory', action='store_true', help="call ddpm_nb's keep_freed_memory() in every model's process")
+    p.add_argument('--repeats', type=int, default=1, help='run every model this many times, round-robin, pooling the steps')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
@@ -108,21 +129,20 @@ def main():
     settings = ([(False, False)] + [(True, False)] * a.cpu_bf16 if a.device == 'cpu'
                 else [(False, False), (True, False), (True, True)])
     kinds = ['ours', 'ours-contiguous', 'diffusers', 'lucidrains']
-    results = []
+    results, runs = [], []
     for size in a.sizes:
         for amp, comp in settings:
-            for kind in kinds:
-                if comp and kind == 'lucidrains': continue
+            todo = [kind for kind in kinds if not (comp and kind == 'lucidrains')] * a.repeats
+            for i, kind in enumerate(todo):
                 cmd = [sys.executable, __file__, '--device', a.device, '--steps', str(a.steps), '--one', kind, size, str(int(amp)), str(int(comp))]
                 if a.train_batch: cmd += ['--train-batch', str(a.train_batch)]
                 if a.keep_memory: cmd += ['--keep-memory']
                 out = subprocess.run(cmd, capture_output=True, text=True)
                 if out.returncode: print(f'{kind} {size} failed:\n{out.stderr[-2000:]}', flush=True); continue
-                r = json.loads(out.stdout.strip().splitlines()[-1]); results.append(r)
-                print(f"{size:8s} {kind:16s} amp={int(amp)} compile={int(comp)} params {r['params']:>11,d}  train {r['train_img_s']:7.1f} img/s "
-                      f"(step {r['train_step_s']:.3f} s, {r['train_step_spread'][0]:.3f}-{r['train_step_spread'][1]:.3f})  "
-                      f"sample {r['sample_s_per_eval']:.3f} s/eval@64  peak {r['peak_mem_mb']:.0f} MB  "
-                      f"(training CPU s: user {r['train_user_s']:.0f}, sys {r['train_sys_s']:.0f})", flush=True)
+                r = json.loads(out.stdout.strip().splitlines()[-1]); runs.append(r)
+                last_round = i >= len(todo) - len(todo) // a.repeats
+                if last_round: results.append(pooled([q for q in runs if same(q, r)]))
+                show(results[-1] if last_round else r, 'pooled' if last_round and a.repeats > 1 else '')
     for size in a.sizes:
         for amp, comp in settings:
             rows = {r['kind']: r for r in results if r['size'] == size and r['amp'] == amp and r['compile'] == comp}
@@ -135,6 +155,6 @@ def main():
                   f"{min(r['sample_s_per_eval'] for r in peers) / rows['ours']['sample_s_per_eval']:.2f}x; "
                   f"params ours {rows['ours']['params']:,d} vs " + ', '.join(f"{r['kind']} {r['params']:,d} ({r['params'] / rows['ours']['params'] - 1:+.1%})" for r in peers))
     if a.out:
-        with open(a.out, 'w') as f: json.dump(dict(versions=versions(), results=results), f, indent=1)
+        with open(a.out, 'w') as f: json.dump(dict(versions=versions(), repeats=a.repeats, results=results, runs=runs), f, indent=1)
 
 if __name__ == '__main__': main()
