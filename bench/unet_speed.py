@@ -13,6 +13,11 @@ Sampling cost: seconds per network evaluation for a batch of 64 in eval mode wit
 Each model runs in a fresh subprocess, so its peak memory is its own; times are medians over the timed steps.
 --repeats R runs the whole list R times, round-robin, and pools each model's timed steps over its R runs: on a shared
 machine whose speed drifts, every model then sees the same slow and fast stretches.
+--interleave builds every model in one process (freed memory kept, so that they do not change each other's malloc
+thresholds) and alternates them step by step: the most drift-proof ratio, reported as the median of per-round ratios;
+it records no sampling times and no per-model peak memory.
+
+    python bench/unet_speed.py --sizes cifar10 --interleave --steps 20
 --keep-memory calls ddpm_nb's keep_freed_memory() in every model's process (glibc keeps freed blocks instead of unmapping
 them; ddpm_nb's train and sample do this on the CPU); kernel (sys) and user CPU seconds of the training steps are recorded.
 """
@@ -87,6 +92,35 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
                 peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_, keep_memory=keep_memory,
                 train_sys_s=cpu1.ru_stime - cpu0.ru_stime, train_user_s=cpu1.ru_utime - cpu0.ru_utime)
 
+def interleaved(size_name, device, amp, steps, train_batch=None):
+    "Training steps of every model in one process, alternating step by step; the median step time of each and per-round ratios."
+    import torch, torch.nn.functional as F
+    if device == 'cpu':
+        from ddpm_nb.unet import keep_freed_memory
+        assert keep_freed_memory(), 'keep_freed_memory needs Linux with glibc'
+    torch.manual_seed(0)
+    spec = SIZES[size_name]
+    B, C, S = train_batch or spec['train_batch'], spec['channels'], spec['size']
+    x = torch.randn(B, C, S, S, device=device); t = torch.randint(0, 1000, (B,), device=device)
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+    models = {}
+    for kind in ('ours', 'diffusers', 'lucidrains'):
+        m, call = build(kind, size_name); m = m.to(device).train()
+        models[kind] = (m, call, torch.optim.AdamW(m.parameters(), lr=1e-4))
+    times = {k: [] for k in models}
+    for i in range(2 + steps):
+        for kind, (m, call, opt) in models.items():
+            sync(); t0 = time.perf_counter()
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=amp): loss = F.mse_loss(call(m, x, t).float(), x)
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            sync()
+            if i >= 2: times[kind].append(time.perf_counter() - t0)
+    ratios = {k: [a / b for a, b in zip(times[k], times['ours'])] for k in ('diffusers', 'lucidrains')}
+    return dict(size=size_name, device=device, amp=amp, batch=B, steps=steps, step_times=times,
+                train_img_s={k: B / statistics.median(v) for k, v in times.items()},
+                ours_over={k: statistics.median(v) for k, v in ratios.items()},
+                ours_over_quartiles={k: statistics.quantiles(v, n=4)[::2] for k, v in ratios.items()})
+
 def versions():
     import torch, diffusers, ddpm_nb
     from importlib.metadata import version
@@ -120,6 +154,7 @@ def main():
     p.add_argument('--cpu-bf16', action='store_true', help='on the CPU, also time bf16 autocast (every model)')
     p.add_argument('--keep-memory', action='store_true', help="call ddpm_nb's keep_freed_memory() in every model's process")
     p.add_argument('--repeats', type=int, default=1, help='run every model this many times, round-robin, pooling the steps')
+    p.add_argument('--interleave', action='store_true', help='all models in one process, alternating step by step (training only)')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
@@ -128,6 +163,18 @@ def main():
     print(json.dumps(versions()), flush=True)
     settings = ([(False, False)] + [(True, False)] * a.cpu_bf16 if a.device == 'cpu'
                 else [(False, False), (True, False), (True, True)])
+    if a.interleave:
+        results = []
+        for size in a.sizes:
+            for amp in sorted({amp for amp, _ in settings}):
+                r = interleaved(size, a.device, amp, a.steps, a.train_batch); results.append(r)
+                print(f"{size} amp={int(amp)} batch {r['batch']}, {r['steps']} interleaved rounds: train img/s " +
+                      ', '.join(f'{k} {v:.2f}' for k, v in r['train_img_s'].items()) + '; ours over ' +
+                      ', '.join(f"{k} {v:.2f}x (quartiles {q[0]:.2f}-{q[1]:.2f})" for (k, v), q in
+                                zip(r['ours_over'].items(), r['ours_over_quartiles'].values())), flush=True)
+        if a.out:
+            with open(a.out, 'w') as f: json.dump(dict(versions=versions(), interleave=True, results=results), f, indent=1)
+        return
     kinds = ['ours', 'ours-contiguous', 'diffusers', 'lucidrains']
     results, runs = [], []
     for size in a.sizes:
