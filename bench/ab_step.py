@@ -6,12 +6,15 @@
     python bench/ab_step.py upsample --amp bf16
     python bench/ab_step.py groupnorm --amp bf16 --rounds 6 # FloatGroupNorm against torch's bf16 GroupNorm
     python bench/ab_step.py upsample --layer                # the upsampling layers alone, at the preset's shapes
+    python bench/ab_step.py dropout --amp bf16              # the CPU dropout mask: rand_like against keep_mask
 
-Changes (each pair computes the same function; chapter 04 checks it, so they differ only in speed):
+Changes (each pair computes the same function, or for dropout draws from the same distribution; chapter 04 checks it):
 - upsample:  Ho et al.'s layer as written (nearest upsampling, then a 3x3 convolution) against ddpm_nb's Upsample
              (one stride-2 transposed convolution with the folded 4x4 kernel).
 - groupnorm: torch's GroupNorm on the activations' own dtype against ddpm_nb's FloatGroupNorm (float32 inside);
              the two differ only under --amp bf16.
+- dropout:   a mask from rand_like (ddpm_nb's MaskDropout until 2026-11-23) against keep_mask's 16-bit slices of random
+             64-bit words. These two draw different masks from the same distribution.
 
 A training step is forward, MSE, backward and an AdamW step, in train mode. The variants alternate step by step, so
 drift in a shared machine's speed hits both alike; reported are medians. Freed memory is kept, as ddpm_nb's train does on
@@ -20,13 +23,18 @@ the CPU.
 import argparse, statistics, time
 import torch, torch.nn.functional as F
 from torch import nn
-from ddpm_nb.unet import FloatGroupNorm, UNet, Upsample, keep_freed_memory
+from ddpm_nb.unet import FloatGroupNorm, MaskDropout, UNet, Upsample, keep_freed_memory
 
 def upsample_direct(self, x): return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))
+
+def dropout_rand_like(self, x):
+    if not self.training or self.p == 0: return x
+    return x * torch.rand_like(x).ge_(self.p).mul_(1 / (1 - self.p))
 
 # change -> (the class whose forward is swapped, {variant name: forward}), the baseline first
 CHANGES = {
     'upsample': (Upsample, {'nearest + 3x3 conv': upsample_direct, 'folded transposed conv': Upsample.forward}),
+    'dropout': (MaskDropout, {'rand_like mask': dropout_rand_like, 'keep_mask (16-bit words)': MaskDropout.forward}),
     'groupnorm': (FloatGroupNorm, {'torch GroupNorm': nn.GroupNorm.forward, 'FloatGroupNorm (float32)': FloatGroupNorm.forward}),
 }
 

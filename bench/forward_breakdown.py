@@ -3,6 +3,7 @@
 
     python bench/forward_breakdown.py                       # the paper's 32x32 model, batch 16, fp32
     python bench/forward_breakdown.py --preset mnist28 --batch 32
+    python bench/forward_breakdown.py --amp bf16           # under CPU bf16 autocast
 
 Hooks read the clock before and after every leaf layer of a training-mode forward pass (dropout on, no gradients).
 CPU operations are synchronous, so each interval is that layer's own time; what blocks compute with functions rather
@@ -30,7 +31,7 @@ def flop(m:nn.Module, x, y) -> int:
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='cifar10'); p.add_argument('--batch', type=int, default=16)
-    p.add_argument('--passes', type=int, default=5)
+    p.add_argument('--passes', type=int, default=5); p.add_argument('--amp', choices=('fp32', 'bf16'), default='fp32')
     a = p.parse_args()
     keep_freed_memory(); torch.manual_seed(0)
     model = UNet.from_preset(a.preset).train()
@@ -44,13 +45,13 @@ def main():
     def after(m, inp, out):
         seconds[kind(m)] += time.perf_counter() - start[id(m)]; flops[kind(m)] += flop(m, inp[0], out)
     for m in leaves: m.register_forward_pre_hook(before); m.register_forward_hook(after)
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.amp == 'bf16'):
         for _ in range(2): model(x, t)                                            # warm-up
         seconds.clear(); flops.clear()
         t0 = time.perf_counter()
         for _ in range(a.passes): model(x, t)
         total = (time.perf_counter() - t0) / a.passes
-    print(f'{a.preset}, batch {a.batch}, fp32, {torch.get_num_threads()} threads: forward pass {total * 1000:.0f} ms, '
+    print(f'{a.preset}, batch {a.batch}, {a.amp}, {torch.get_num_threads()} threads: forward pass {total * 1000:.0f} ms, '
           f'{sum(flops.values()) / a.passes / total / 1e9:.0f} GFLOP/s overall')
     for k, s in sorted(seconds.items(), key=lambda kv: -kv[1]):
         rate = f'{flops[k] / s / 1e9:6.0f} GFLOP/s' if flops[k] else ''

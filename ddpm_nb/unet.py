@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'FORMAT_VERSION', 'timestep_embedding', 'TimeEmbedding', 'FloatGroupNorm', 'group_norm', 'zero_init',
-           'MaskDropout', 'ResBlock', 'linear_attention', 'SelfAttention', 'Downsample', 'fold_taps', 'Upsample',
-           'UNetConfig', 'unet_config', 'UNet', 'check_unet_inputs', 'count_params', 'unet_summary', 'print_summary',
-           'atomic_write', 'cpu_state_dict', 'save_unet', 'strip_module_prefix', 'load_weights', 'load_unet',
-           'keep_freed_memory']
+           'keep_mask', 'MaskDropout', 'ResBlock', 'linear_attention', 'SelfAttention', 'Downsample', 'fold_taps',
+           'Upsample', 'UNetConfig', 'unet_config', 'UNet', 'check_unet_inputs', 'count_params', 'unet_summary',
+           'print_summary', 'atomic_write', 'cpu_state_dict', 'save_unet', 'strip_module_prefix', 'load_weights',
+           'load_unet', 'keep_freed_memory']
 
 # %% ../nbs/04_unet.ipynb #de55122e
 import ctypes
@@ -56,15 +56,23 @@ def zero_init(m:nn.Module) -> nn.Module:
     for p in m.parameters(): nn.init.zeros_(p)
     return m
 
+def keep_mask(x:Tensor, p:float) -> Tensor:
+    "Boolean mask shaped and laid out like x, each entry True with probability 1 - p (p rounded to a multiple of 2^-16)."
+    n = x.numel()
+    words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-2**63, 2**63 - 1)   # random 64-bit words
+    keep = words.view(torch.int16)[:n] >= round(p * 2**16) - 2**15      # four uniform 16-bit draws per word
+    like = torch.empty_like(x, dtype=torch.bool)                          # x's strides (channels-last included)
+    return keep.as_strided(like.shape, like.stride())
+
 class MaskDropout(nn.Module):
-    "Dropout whose mask comes from rand_like: on the CPU about twice as fast as torch's Bernoulli sampling; F.dropout elsewhere."
+    "Dropout with a cheap mask on the CPU (`keep_mask`, 1.5-2x faster than torch's own there); F.dropout elsewhere."
     def __init__(self, p:float=0.0):
         super().__init__()
         self.p = p
     def forward(self, x:Tensor) -> Tensor:
         if not self.training or self.p == 0: return x
         if x.device.type != 'cpu': return F.dropout(x, self.p, True)
-        return x * torch.rand_like(x).ge_(self.p).mul_(1 / (1 - self.p))     # keep with probability 1-p, rescale
+        return x * keep_mask(x, self.p) * (1 / (1 - self.p))             # keep with probability 1-p, rescale
     def extra_repr(self): return f'p={self.p}'
 
 class ResBlock(nn.Module):
