@@ -11,6 +11,8 @@ parameter counts (within 10%), at 28x28 grayscale (our `mnist28` preset) and 32x
 Training throughput: images/s of forward + MSE + backward + AdamW step, in train mode with dropout 0.1 in every model.
 Sampling cost: seconds per network evaluation for a batch of 64 in eval mode without gradients.
 Each model runs in a fresh subprocess, so its peak memory is its own; times are medians over the timed steps.
+--keep-memory calls ddpm_nb's keep_freed_memory() in every model's process (glibc keeps freed blocks instead of unmapping
+them; ddpm_nb's train and sample do this on the CPU); kernel (sys) and user CPU seconds of the training steps are recorded.
 --repeats R runs the whole list R times, round-robin, and pools each model's timed steps over its R runs: on a shared
 machine whose speed drifts, every model then sees the same slow and fast stretches.
 --interleave builds every model in one process (freed memory kept, so that they do not change each other's malloc
@@ -18,8 +20,6 @@ thresholds) and alternates them step by step: the most drift-proof ratio, report
 it records no sampling times and no per-model peak memory.
 
     python bench/unet_speed.py --sizes cifar10 --interleave --steps 20
---keep-memory calls ddpm_nb's keep_freed_memory() in every model's process (glibc keeps freed blocks instead of unmapping
-them; ddpm_nb's train and sample do this on the CPU); kernel (sys) and user CPU seconds of the training steps are recorded.
 """
 import argparse, json, platform, resource, statistics, subprocess, sys, time
 
@@ -53,11 +53,20 @@ def build(kind, size_name):
         return m, lambda m, x, t: m(x, t)
     raise ValueError(kind)
 
+def keep_freed():
+    "Keep freed memory in this process, as ddpm_nb's train does on the CPU."
+    from ddpm_nb.unet import keep_freed_memory
+    assert keep_freed_memory(), 'keep_freed_memory needs Linux with glibc'
+
+def one_step(call, model, opt, x, t, autocast):
+    "The timed unit of training: forward, MSE against x, backward, AdamW step."
+    import torch.nn.functional as F
+    with autocast(): loss = F.mse_loss(call(model, x, t).float(), x)
+    opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+
 def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_batch=None, keep_memory=False):
-    import torch, torch.nn.functional as F
-    if keep_memory:
-        from ddpm_nb.unet import keep_freed_memory
-        assert keep_freed_memory(), 'keep_freed_memory needs Linux with glibc'
+    import torch
+    if keep_memory: keep_freed()
     torch.manual_seed(0)
     spec = SIZES[size_name]
     model, call = build(kind, size_name)
@@ -74,8 +83,7 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
     model.train(); times = []; cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(2 + steps):
         sync(); t0 = time.perf_counter()
-        with autocast(): loss = F.mse_loss(call(fn, x, t).float(), x)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+        one_step(call, fn, opt, x, t, autocast)
         sync(); times.append(time.perf_counter() - t0)
     train_step = statistics.median(times[2:]); cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     peak_train = (torch.cuda.max_memory_allocated() / 2**20 if device == 'cuda'
@@ -94,15 +102,14 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
 
 def interleaved(size_name, device, amp, steps, train_batch=None):
     "Training steps of every model in one process, alternating step by step; the median step time of each and per-round ratios."
-    import torch, torch.nn.functional as F
-    if device == 'cpu':
-        from ddpm_nb.unet import keep_freed_memory
-        assert keep_freed_memory(), 'keep_freed_memory needs Linux with glibc'
+    import torch
+    if device == 'cpu': keep_freed()
     torch.manual_seed(0)
     spec = SIZES[size_name]
     B, C, S = train_batch or spec['train_batch'], spec['channels'], spec['size']
     x = torch.randn(B, C, S, S, device=device); t = torch.randint(0, 1000, (B,), device=device)
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+    autocast = (lambda: torch.autocast(device, dtype=torch.bfloat16, enabled=amp))
     models = {}
     for kind in ('ours', 'diffusers', 'lucidrains'):
         m, call = build(kind, size_name); m = m.to(device).train()
@@ -111,8 +118,7 @@ def interleaved(size_name, device, amp, steps, train_batch=None):
     for i in range(2 + steps):
         for kind, (m, call, opt) in models.items():
             sync(); t0 = time.perf_counter()
-            with torch.autocast(device, dtype=torch.bfloat16, enabled=amp): loss = F.mse_loss(call(m, x, t).float(), x)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            one_step(call, m, opt, x, t, autocast)
             sync()
             if i >= 2: times[kind].append(time.perf_counter() - t0)
     ratios = {k: [a / b for a, b in zip(times[k], times['ours'])] for k in ('diffusers', 'lucidrains')}
@@ -164,6 +170,7 @@ def main():
     settings = ([(False, False)] + [(True, False)] * a.cpu_bf16 if a.device == 'cpu'
                 else [(False, False), (True, False), (True, True)])
     if a.interleave:
+        if a.steps < 2: p.error('--interleave needs --steps 2 or more (it reports quartiles of the per-round ratios)')
         results = []
         for size in a.sizes:
             for amp in sorted({amp for amp, _ in settings}):
