@@ -6,6 +6,7 @@ parameter counts (within 10%), at 28x28 grayscale (our `mnist28` preset) and 32x
     python bench/unet_speed.py                   # CPU, fp32
     python bench/unet_speed.py --sizes cifar10 --cpu-bf16   # CPU, fp32 and bf16 autocast (CPUs with bf16 instructions)
     python bench/unet_speed.py --device cuda --train-batch 128   # GPU: fp32, bf16 autocast, bf16 + torch.compile
+    python bench/unet_speed.py --sizes cifar10 --compile --interleave --steps 10   # CPU, eager and torch.compile
     python bench/unet_speed.py --sizes cifar10 --train-batch 64 --keep-memory   # CPU, every model with freed memory kept
 
 Training throughput: images/s of forward + MSE + backward + AdamW step, in train mode with dropout 0.1 in every model.
@@ -18,6 +19,7 @@ machine whose speed drifts, every model then sees the same slow and fast stretch
 --interleave builds every model in one process (freed memory kept, so that they do not change each other's malloc
 thresholds) and alternates them step by step: the most drift-proof ratio, reported as the median of per-round ratios;
 it records no sampling times and no per-model peak memory.
+--compile on the CPU also times every model under torch.compile (inductor; the first steps, which compile, are not timed).
 
     python bench/unet_speed.py --sizes cifar10 --interleave --steps 20
 """
@@ -100,7 +102,7 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
                 peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_, keep_memory=keep_memory,
                 train_sys_s=cpu1.ru_stime - cpu0.ru_stime, train_user_s=cpu1.ru_utime - cpu0.ru_utime)
 
-def interleaved(size_name, device, amp, steps, train_batch=None):
+def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False):
     "Training steps of every model in one process, alternating step by step; the median step time of each and per-round ratios."
     import torch
     if device == 'cpu': keep_freed()
@@ -113,7 +115,7 @@ def interleaved(size_name, device, amp, steps, train_batch=None):
     models = {}
     for kind in ('ours', 'diffusers', 'lucidrains'):
         m, call = build(kind, size_name); m = m.to(device).train()
-        models[kind] = (m, call, torch.optim.AdamW(m.parameters(), lr=1e-4))
+        models[kind] = (torch.compile(m) if compile_ else m, call, torch.optim.AdamW(m.parameters(), lr=1e-4))
     times = {k: [] for k in models}
     for i in range(2 + steps):
         for kind, (m, call, opt) in models.items():
@@ -122,7 +124,7 @@ def interleaved(size_name, device, amp, steps, train_batch=None):
             sync()
             if i >= 2: times[kind].append(time.perf_counter() - t0)
     ratios = {k: [a / b for a, b in zip(times[k], times['ours'])] for k in ('diffusers', 'lucidrains')}
-    return dict(size=size_name, device=device, amp=amp, batch=B, steps=steps, step_times=times,
+    return dict(size=size_name, device=device, amp=amp, compile=compile_, batch=B, steps=steps, step_times=times,
                 train_img_s={k: B / statistics.median(v) for k, v in times.items()},
                 ours_over={k: statistics.median(v) for k, v in ratios.items()},
                 ours_over_quartiles={k: statistics.quantiles(v, n=4)[::2] for k, v in ratios.items()})
@@ -158,6 +160,7 @@ def main():
     p.add_argument('--sizes', nargs='*', default=list(SIZES)); p.add_argument('--out', default=None)
     p.add_argument('--train-batch', type=int, default=None, help='training batch for every size (default: 32 at 28x28, 16 at 32x32)')
     p.add_argument('--cpu-bf16', action='store_true', help='on the CPU, also time bf16 autocast (every model)')
+    p.add_argument('--compile', action='store_true', help='on the CPU, also time torch.compile (every model, every precision)')
     p.add_argument('--keep-memory', action='store_true', help="call ddpm_nb's keep_freed_memory() in every model's process")
     p.add_argument('--repeats', type=int, default=1, help='run every model this many times, round-robin, pooling the steps')
     p.add_argument('--interleave', action='store_true', help='all models in one process, alternating step by step (training only)')
@@ -167,15 +170,16 @@ def main():
         kind, size, amp, comp = a.one
         print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch, a.keep_memory))); return
     print(json.dumps(versions()), flush=True)
-    settings = ([(False, False)] + [(True, False)] * a.cpu_bf16 if a.device == 'cpu'
+    amps = [False] + [True] * a.cpu_bf16
+    settings = ([(amp, comp) for comp in [False] + [True] * a.compile for amp in amps] if a.device == 'cpu'
                 else [(False, False), (True, False), (True, True)])
     if a.interleave:
         if a.steps < 2: p.error('--interleave needs --steps 2 or more (it reports quartiles of the per-round ratios)')
         results = []
         for size in a.sizes:
-            for amp in sorted({amp for amp, _ in settings}):
-                r = interleaved(size, a.device, amp, a.steps, a.train_batch); results.append(r)
-                print(f"{size} amp={int(amp)} batch {r['batch']}, {r['steps']} interleaved rounds: train img/s " +
+            for amp, comp in settings:
+                r = interleaved(size, a.device, amp, a.steps, a.train_batch, comp); results.append(r)
+                print(f"{size} amp={int(amp)} compile={int(comp)} batch {r['batch']}, {r['steps']} interleaved rounds: train img/s " +
                       ', '.join(f'{k} {v:.2f}' for k, v in r['train_img_s'].items()) + '; ours over ' +
                       ', '.join(f"{k} {v:.2f}x (quartiles {q[0]:.2f}-{q[1]:.2f})" for (k, v), q in
                                 zip(r['ours_over'].items(), r['ours_over_quartiles'].values())), flush=True)
@@ -186,7 +190,7 @@ def main():
     results, runs = [], []
     for size in a.sizes:
         for amp, comp in settings:
-            todo = [kind for kind in kinds if not (comp and kind == 'lucidrains')] * a.repeats
+            todo = kinds * a.repeats
             for i, kind in enumerate(todo):
                 cmd = [sys.executable, __file__, '--device', a.device, '--steps', str(a.steps), '--one', kind, size, str(int(amp)), str(int(comp))]
                 if a.train_batch: cmd += ['--train-batch', str(a.train_batch)]

@@ -71,7 +71,7 @@ class MaskDropout(nn.Module):
         self.p = p
     def forward(self, x:Tensor) -> Tensor:
         if not self.training or self.p == 0: return x
-        if x.device.type != 'cpu': return F.dropout(x, self.p, True)
+        if x.device.type != 'cpu' or torch.compiler.is_compiling(): return F.dropout(x, self.p, True)   # compilers fuse their own
         return x * keep_mask(x, self.p) * (1 / (1 - self.p))             # keep with probability 1-p, rescale
     def extra_repr(self): return f'p={self.p}'
 
