@@ -10,6 +10,8 @@ versions, hardware and wall times; writes results.json and the .npy files to --o
   python bench/quality_per_compute.py --steps 800 --n-samples 2000 --clf-steps 1000 --out bench/results/fashion-cpu
   python bench/quality_per_compute.py --methods ours_eta0 ours_raw ours_lr1e4 ours_bf16 --steps 800 --n-samples 2000 \
       --out bench/results/fashion-cpu                      # ablations: one choice of our recipe changed at a time
+  python bench/quality_per_compute.py --methods ours_dropout ours_dropout_torch ours_rerun ours_seed1 --steps 800 \
+      --n-samples 2000 --out bench/results/fashion-cpu     # dropout masks, a rerun with today's code, seed noise
   python bench/quality_per_compute.py --device cuda --steps 20000 --n-samples 5000 --clf-steps 5000 --sample-batch 1000 \
       --out bench/results/fashion-gpu                      # a GPU rerun at a larger budget
 
@@ -60,12 +62,12 @@ def _sample_ours(model, s, a, dev, eta=1.0):
     return out, time.perf_counter() - t0
 
 
-def run_ours(x, a, dev, lr=None, tag='ours', amp='auto'):
+def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', **arch_changes):
     from ddpm_nb.unet import UNet
     from ddpm_nb.schedules import NoiseSchedule
     from ddpm_nb.training import QUICKSTART, TrainConfig, train
     torch.manual_seed(a.seed)
-    arch = {k: v for k, v in QUICKSTART['model'].items() if k not in ('preset', 'num_classes')}   # unconditional here
+    arch = {k: v for k, v in QUICKSTART['model'].items() if k not in ('preset', 'num_classes')} | arch_changes   # unconditional
     model = UNet.from_preset(QUICKSTART['model']['preset'], **arch)
     s = NoiseSchedule.from_name('linear', 1000)
     tr = {k: v for k, v in QUICKSTART['train'].items() if k != 'val_max'} | dict(batch_size=a.batch_size, amp=amp)
@@ -156,7 +158,29 @@ RUNNERS = dict(ours=run_ours, diffusers=run_diffusers, lucidrains=run_lucidrains
 def run_ours_bf16(x, a, dev):
     m, out, t_train, t_sample, _ = run_ours(x, a, dev, tag='ours_bf16', amp='bf16')
     return m, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing, EMA weights; trained under bf16 autocast (sampled in fp32)'
-ABLATIONS = dict(ours_eta0=run_ours_eta0, ours_raw=run_ours_raw, ours_lr1e4=run_ours_lr, ours_bf16=run_ours_bf16)
+def run_ours_dropout(x, a, dev):
+    m, out, t_train, t_sample, _ = run_ours(x, a, dev, tag='ours_dropout', dropout=0.1)
+    return m, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing, EMA weights; trained with dropout 0.1 (keep_mask)'
+def run_ours_dropout_torch(x, a, dev):
+    "The same with torch's own dropout mask instead of keep_mask: does the cheaper mask change sample quality?"
+    import torch.nn.functional as F
+    from ddpm_nb.unet import MaskDropout
+    ours = MaskDropout.forward
+    MaskDropout.forward = lambda self, x: F.dropout(x, self.p, self.training)   # for this run only
+    try: m, out, t_train, t_sample, _ = run_ours(x, a, dev, tag='ours_dropout_torch', dropout=0.1)
+    finally: MaskDropout.forward = ours
+    return m, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing, EMA weights; trained with dropout 0.1 (F.dropout)'
+def run_ours_rerun(x, a, dev):
+    "Our recipe again with the same seed: what the code changed since the stored `ours` row (with float rounding) moves."
+    m, out, t_train, t_sample, sampler = run_ours(x, a, dev, tag='ours_rerun')
+    return m, out, t_train, t_sample, sampler + '; rerun with the current code'
+def run_ours_seed1(x, a, dev):
+    "Our recipe with the next seed (initialisation, data order, noise, sampler): how far FD moves by chance."
+    m, out, t_train, t_sample, sampler = run_ours(x, argparse.Namespace(**{**vars(a), 'seed': a.seed + 1}), dev, tag='ours_seed1')
+    return m, out, t_train, t_sample, sampler + f'; seed {a.seed + 1}'
+ABLATIONS = dict(ours_eta0=run_ours_eta0, ours_raw=run_ours_raw, ours_lr1e4=run_ours_lr, ours_bf16=run_ours_bf16,
+                 ours_dropout=run_ours_dropout, ours_dropout_torch=run_ours_dropout_torch,
+                 ours_rerun=run_ours_rerun, ours_seed1=run_ours_seed1)
 PEERS = ('diffusers', 'lucidrains')
 
 
@@ -165,7 +189,9 @@ def main():
     p.add_argument('--methods', nargs='+', default=list(RUNNERS), choices=list(RUNNERS) + list(ABLATIONS),
                    help='methods to run; results merge into an existing results.json in --out. Ablations of ours: '
                         'ours_eta0 (its model, DDIM eta 0), ours_raw (its model, raw weights), ours_lr1e4 (retrained at lr 1e-4), '
-                        'ours_bf16 (retrained under bf16 autocast)')
+                        'ours_bf16 (retrained under bf16 autocast), ours_dropout and ours_dropout_torch (retrained with '
+                        'dropout 0.1, with keep_mask and with F.dropout), ours_rerun (ours again, same seed, current code), '
+                        'ours_seed1 (ours with the next seed)')
     p.add_argument('--steps', type=int, default=2000)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--n-samples', type=int, default=5000)
