@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from .data import TOYS, load_images, toy_2d
+from .devices import default_device
 from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import SAMPLERS, SPACINGS, sample, spaced_timesteps
 from .schedules import SCHEDULES, NoiseSchedule
@@ -149,7 +150,7 @@ def check_resume(out:Path, model, s:NoiseSchedule):
 def cmd_train(args) -> Path:
     "`ddpm_nb train`: build data and model, train, write a final sample grid; returns the grid's path."
     if args.steps and args.epochs: raise ValueError('give --steps or --epochs, not both')
-    device, rank = init_distributed(args.device)
+    device, rank = init_distributed(str(default_device(args.device)) if args.device else None)
     torch.manual_seed(args.seed)                              # the initial weights, too, follow --seed
     ds, model = data_and_model(args)
     steps = args.steps or (max(1, math.ceil(args.epochs * len(ds) / args.batch_size)) if args.epochs else 10000)
@@ -178,7 +179,6 @@ def cmd_train(args) -> Path:
 def save_outputs(model, s:NoiseSchedule, path, n:int=64, target:str='eps', sampler:str='ddim', steps:int=50, seed:int=0,
                  label:int=None, gif=None, npy=None, progress:bool=False, batch_size:int=256, **kw) -> Path:
     "Sample n items and write a PNG (an image grid, or a scatter plot for 2-D points), plus an optional GIF and .npy."
-    device = s.betas.device
     cfg = model.config
     images = hasattr(cfg, 'image_size')
     shape = (n, cfg.in_channels, cfg.image_size, cfg.image_size) if images else (n, cfg.dim)
@@ -188,7 +188,7 @@ def save_outputs(model, s:NoiseSchedule, path, n:int=64, target:str='eps', sampl
     steps = None if sampler == 'ddpm' else steps
     keep = gif_timesteps(s.T, steps) if gif else ()
     out = sample(model, s, shape, sampler, steps, target=target, y=y, clip_x0=images, progress=progress, batch_size=batch_size,
-                 generator=torch.Generator(device).manual_seed(seed), keep=keep, **kw)
+                 generator=torch.Generator().manual_seed(seed), keep=keep, **kw)
     x, traj = out if keep else (out, None)
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     nrow = cfg.num_classes if (cfg.num_classes and label is None and n >= cfg.num_classes) else int(math.ceil(math.sqrt(n)))
@@ -222,7 +222,7 @@ def cmd_sample(args) -> Path:
     "`ddpm_nb sample`: load a checkpoint and write samples; returns the PNG's path."
     ck = Path(args.checkpoint)
     if not ck.exists(): raise FileNotFoundError(f'checkpoint {ck} does not exist; pass the --out directory of `ddpm_nb train` or one of its checkpoints/step-* folders')
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    device = default_device(args.device)                 # a device this machine lacks: one clear error
     model, s, meta = load_checkpoint(ck, device, ema=not args.raw)
     if args.guidance and model.config.num_classes is None: raise ValueError('--guidance needs a class-conditional model; this one was trained without labels')
     if args.label is not None and model.config.num_classes is not None and not 0 <= args.label < model.config.num_classes:

@@ -13,6 +13,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from .diffusion import p_mean_variance, predict_x0_eps
 from .schedules import NoiseSchedule
+from .devices import randn
 from .unet import keep_freed_memory
 
 # %% ../nbs/07_sampling.ipynb #2a362492
@@ -58,7 +59,7 @@ def ddpm_step(s:NoiseSchedule, x:Tensor, i:int, x0:Tensor, var_type:str='large',
     "x_t -> x_{t-1} of Algorithm 2: the posterior mean around the predicted x0, plus sigma_t z except at the last step."
     out = p_mean_variance(s, x0, x, i, 'x0', var_type)
     if i == 0: return out['mean']
-    return out['mean'] + (0.5 * out['log_variance']).exp() * torch.randn(x.shape, generator=generator, device=x.device)
+    return out['mean'] + (0.5 * out['log_variance']).exp() * randn(x.shape, generator, x.device)
 
 def ddim_sigma(s:NoiseSchedule, i:int, i_prev:int, eta:float) -> Tensor:
     "Song et al.'s sigma: eta * sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)); eta = 1 on consecutive steps gives beta tilde."
@@ -69,7 +70,7 @@ def ddim_step(s:NoiseSchedule, x:Tensor, i:int, i_prev:int, x0:Tensor, eps:Tenso
     "x_t -> x_{t_prev} (Song et al. 2021, eq. 12): re-noise the predicted x0 with the predicted eps, plus fresh noise when eta > 0."
     ab_prev, sigma = alpha_bar_at(s, i_prev), ddim_sigma(s, i, i_prev, eta)
     x_prev = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp(min=0).sqrt() * eps
-    if eta > 0 and i_prev >= 0: x_prev = x_prev + sigma * torch.randn(x.shape, generator=generator, device=x.device)
+    if eta > 0 and i_prev >= 0: x_prev = x_prev + sigma * randn(x.shape, generator, x.device)
     return x_prev
 
 def log_snr_half(s:NoiseSchedule, i:int) -> Tensor:
@@ -145,7 +146,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
            w:float=0.0, # classifier-free guidance weight (Ho & Salimans 2022)
            null_label:int=None, # "no label" index (default: model.config.num_classes)
            clip_x0:bool=True, # clip predicted x0 to [-1, 1] (images); False for other data
-           generator:torch.Generator=None, # on the schedule's device, for reproducible samples
+           generator:torch.Generator=None, # for reproducible samples, on any device (noise is drawn where it lives)
            batch_size:int=None, # largest batch per network call (default: all at once)
            keep=(), # timestep indices at which to record the trajectory
            progress:bool=False,
@@ -163,7 +164,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
     outs, paths = [], []
     for start in range(0, n, bs):
         m = min(bs, n - start)
-        x_T = torch.randn((m, *shape[1:]), generator=generator, device=device)
+        x_T = randn((m, *shape[1:]), generator, device)
         x, path = sample_batch(model, s, x_T, ts, sampler, eta, var_type, target, None if y is None else y[start:start + m],
                                w, null_label, clip_x0, generator, set(keep), lambda: bar.update(1))
         outs.append(x); paths.append(path)

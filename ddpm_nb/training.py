@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from .diffusion import LOSSES, TARGETS, diffusion_loss, p_mean_variance
 from .schedules import NoiseSchedule
+from .devices import randn
 from .unet import UNet, UNetConfig, atomic_write, cpu_state_dict, keep_freed_memory, load_weights, timestep_embedding
 
 # %% ../nbs/06_training.ipynb #bddf580a
@@ -33,18 +34,18 @@ def sample_ddpm(model, # callable model(x_t, t[, y]) returning its prediction
                 target:str='eps', # what the model predicts
                 var_type:str='large', # sigma_t^2: 'large' (beta_t) or 'small' (beta tilde)
                 clip_x0:bool=True, # clip the predicted x_0 to the data range [-1, 1] (images); False for other data
-                generator:torch.Generator=None, # for reproducible samples (on the samples' device)
+                generator:torch.Generator=None, # for reproducible samples, on any device (noise is drawn where it lives)
                 keep:tuple=(), # timestep indices at which to keep x_t, for pictures of the path
                ):
     "Ancestral sampling (Ho et al. 2020, Algorithm 2). Returns x_0, or (x_0, {t: x_t}) when `keep` is given."
     device = s.betas.device
-    x = torch.randn(shape, generator=generator, device=device)
-    path, kw = {}, ({} if y is None else dict(y=y))
+    x = randn(shape, generator, device)
+    path, kw = {}, ({} if y is None else dict(y=y.to(device)))   # labels may come from the CPU
     for i in reversed(range(s.T)):
         t = torch.full((shape[0],), i, device=device, dtype=torch.long)
         out = p_mean_variance(s, model(x, t, **kw).float(), x, t, target, var_type, clip_x0)
         x = out['mean']
-        if i > 0: x = x + (0.5 * out['log_variance']).exp() * torch.randn(shape, generator=generator, device=device)
+        if i > 0: x = x + (0.5 * out['log_variance']).exp() * randn(shape, generator, device)
         if i in keep: path[i] = x.cpu()
     return (x, path) if keep else x
 

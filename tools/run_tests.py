@@ -6,11 +6,16 @@ development requirements, and then:
   1. checks that README.md is in sync with nbs/index.ipynb (tools/readme.py --check);
   2. checks that `nbdev_export` and `nbdev_clean` change no tracked file (package and notebooks in sync);
   3. checks that the installed package imports without nbdev, from a wheel built from the repository;
-  4. runs every notebook's tests with `nbdev_test`, one notebook at a time, timing each.
-It ends with one line `N passed, M failed` (N and M count notebooks) and exits non-zero on any failure.
+  4. runs every notebook's tests with plain `nbdev_test`, all in one command as nbdev users run it (several notebooks share
+     a worker process, so a notebook that leaves global state behind breaks the ones after it);
+  5. runs them again one notebook per process, timing each (a failure here and not in 4, or the reverse, points at
+     state shared between notebooks).
+It ends with one line `N passed, M failed`, counting the notebook runs of 5 and the combined run of 4, and exits
+non-zero on any failure.
 
 Options: --flags slow cuda   also run cells flagged `#| slow` / `#| cuda`
          --no-install        reuse .venv as it is
+         --no-combined       skip step 4 (quicker while editing one notebook)
          NOTEBOOK ...        test only these notebooks (the checks still run)
 """
 import argparse, hashlib, os, subprocess, sys, tempfile, time, venv
@@ -64,7 +69,7 @@ def check_export_clean():
 
 def check_installed_import():
     "Build a wheel of the repository, install it without dependencies into a scratch folder, import from there."
-    code = ("import sys, ddpm_nb, ddpm_nb.diffusion, ddpm_nb.schedules, ddpm_nb.viz, ddpm_nb.unet, ddpm_nb.data, ddpm_nb.training, ddpm_nb.sampling, ddpm_nb.cli\n"
+    code = ("import sys, ddpm_nb, ddpm_nb.diffusion, ddpm_nb.schedules, ddpm_nb.viz, ddpm_nb.unet, ddpm_nb.data, ddpm_nb.training, ddpm_nb.sampling, ddpm_nb.metrics, ddpm_nb.devices, ddpm_nb.cli\n"
             "assert ddpm_nb.__file__.startswith(sys.argv[1]), ddpm_nb.__file__\n"
             "dev = sorted(m for m in sys.modules if m.split('.')[0] in ('nbdev', 'execnb', 'fastcore'))\n"
             "assert not dev, f'the package imports development tools: {dev}'\n")
@@ -76,6 +81,15 @@ def check_installed_import():
                 cwd=tmp, capture_output=True, text=True)
         if r.returncode: return [f'the installed package does not import cleanly:\n{r.stderr}']
     return []
+
+
+def test_combined(flags):
+    "Plain `nbdev_test` over nbs/, with nbdev's default number of workers."
+    start = time.time()
+    r = run([BIN / 'nbdev_test'] + (['--flags', ' '.join(flags)] if flags else []))
+    secs = time.time() - start
+    print(f'{"PASS" if r.returncode == 0 else "FAIL"}  nbdev_test over all notebooks, in one command  ({secs:.1f} s)', flush=True)
+    return [('nbdev_test (all)', r.returncode == 0, secs)]
 
 
 def test_notebooks(nbs, flags):
@@ -95,6 +109,7 @@ def main():
     p.add_argument('notebooks', nargs='*', type=Path, help='notebooks to test (default: all of nbs/)')
     p.add_argument('--flags', nargs='*', default=[], help='test flags to enable, e.g. slow cuda')
     p.add_argument('--no-install', action='store_true', help='reuse the existing .venv')
+    p.add_argument('--no-combined', action='store_true', help='skip the run of nbdev_test over all notebooks in one command')
     a = p.parse_args()
     if sys.version_info < (3, 10): sys.exit(f'ddpm_nb needs Python >= 3.10; this is {sys.version.split()[0]}')
     # Tests never download: make the Hugging Face libraries fail fast instead of retrying.
@@ -108,7 +123,7 @@ def main():
     if not problems: print('PASS  checks: README in sync, export/clean idempotent, package imports without nbdev')
 
     nbs = [n.resolve() for n in a.notebooks] or sorted((ROOT / 'nbs').glob('[!_]*.ipynb'))
-    results = test_notebooks(nbs, a.flags)
+    results = ([] if a.no_combined or a.notebooks else test_combined(a.flags)) + test_notebooks(nbs, a.flags)
     passed = sum(ok for _, ok, _ in results)
     print(f'total time {time.time() - t0:.0f} s')
     if problems: print(f'{len(problems)} repository check(s) failed: see the FAIL lines above')
