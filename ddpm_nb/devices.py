@@ -39,7 +39,7 @@ def randn(shape:tuple, generator:torch.Generator=None, # optional; its device is
     return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
 
 # %% ../nbs/10_devices.ipynb #7d266e4c
-_MOVES = {'to', 'cpu', 'cuda', 'copy_', 'as_tensor', 'tensor', 'set_', 'load_state_dict'}
+_MOVES = {'to', 'cpu', 'cuda', 'copy_', 'as_tensor', 'tensor', 'set_', 'load_state_dict', '_has_compatible_shallow_copy_type'}   # Module.to asks the last
 _READS = {'item', '__bool__', '__int__', '__float__', '__index__', 'tolist', 'numpy', 'cpu'}
 
 def _name(func) -> str: return getattr(func, '__name__', str(func))
