@@ -36,7 +36,7 @@ def fashion(split):
 
 
 def images(ds, n=None):
-    from ddpm_nb.training import collate
+    from ddpm_nb.data import collate
     x, y = collate([ds[i] for i in range(n or len(ds))])
     return x, y
 
@@ -84,10 +84,10 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', **arch_changes):
 # ---- ablations of our recipe: one choice changed at a time, to see which choices buy the difference -----------------
 def _resample_ours(a, dev, eta, ema):
     "Sample the model that run_ours trained, changing only the sampler's eta or the weights."
-    from ddpm_nb.training import load_checkpoint
+    from ddpm_nb.checkpoints import load_model
     run = Path(a.out) / 'ours_run'
     if not run.is_dir(): sys.exit(f'{run} not found: run --methods ours first')
-    model, s, _ = load_checkpoint(run, dev, ema=ema)
+    model, s, _ = load_model(run, dev, ema=ema)
     out, t_sample = _sample_ours(model, s, a, dev, eta)
     return model, out, 0.0, t_sample, f'DDIM, 50 steps, eta {eta:g}, trailing, {"EMA" if ema else "raw"} weights (model of ours)'
 

@@ -34,7 +34,7 @@ def main():
     a = p.parse_args()
     from quality_per_compute import fashion, images
     from ddpm_nb.metrics import FeatureNet, extract_features, quality
-    from ddpm_nb.training import load_checkpoint
+    from ddpm_nb.checkpoints import load_model
     from ddpm_nb.sampling import sample
     from ddpm_nb.diffusion import to_uint8
     run, out = Path(a.run), Path(a.run).parent
@@ -43,7 +43,7 @@ def main():
     info = dict(config=vars(a), python=platform.python_version(), torch=torch.__version__, cpus=os.cpu_count(),
                 threads=torch.get_num_threads(), gpu=torch.cuda.get_device_name() if a.device.startswith('cuda') else None)
     print(json.dumps(info, indent=1), flush=True)
-    model, s, meta = load_checkpoint(run, a.device)
+    model, s, meta = load_model(run, a.device)
     net = FeatureNet(); net.load_state_dict(torch.load(out / 'feature_net.pt', map_location=a.device)); net.to(a.device).eval()
     ref = extract_features(net, images(fashion('test'), a.n_samples)[0])
     info['floor'] = quality(net, ref, images(fashion('train'), a.n_samples)[0])
@@ -60,7 +60,7 @@ def main():
     print(f'{"sampler":18s} {"steps":>5s} {"FD":>7s} {"KID":>7s} {"prec":>6s} {"recall":>6s} {"seconds":>8s}', flush=True)
     for name, smp, eta, n in grid:
         t0 = time.perf_counter()
-        x = sample(model, s, (a.n_samples, 1, 28, 28), smp, n if smp != 'ddpm' else None, eta=eta,
+        x = sample(model, s, (a.n_samples, 1, 28, 28), smp, n if smp != "ddpm" else None, eta=eta if smp == "ddim" else None,
                    batch_size=a.sample_batch, generator=torch.Generator(a.device).manual_seed(a.seed))
         dt = time.perf_counter() - t0
         q = quality(net, ref, to_uint8(x.clamp(-1, 1)).cpu())

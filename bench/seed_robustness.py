@@ -16,7 +16,10 @@ from ddpm_nb.data import DigitsDataset, toy_2d
 from ddpm_nb.diffusion import diffusion_loss
 from ddpm_nb.metrics import extract_features, quality, train_classifier
 from ddpm_nb.schedules import NoiseSchedule
-from ddpm_nb.training import MLPDenoiser, collate, sample_ddpm, sliced_wasserstein
+from ddpm_nb.data import collate
+from ddpm_nb.sampling import sample
+from ddpm_nb.training import sliced_wasserstein
+from ddpm_nb.unet import MLPDenoiser
 
 
 def toy(seed:int) -> str:
@@ -29,7 +32,7 @@ def toy(seed:int) -> str:
     for _ in range(2500):
         loss = diffusion_loss(mlp, sched, data[torch.randint(0, len(data), (512,))])
         opt.zero_grad(); loss.backward(); opt.step(); lr_decay.step()
-    samples = sample_ddpm(mlp.eval(), sched, (2000, 2), clip_x0=False, generator=torch.Generator().manual_seed(seed))
+    samples = sample(mlp.eval(), sched, (2000, 2), 'ddpm', clip_x0=False, generator=torch.Generator().manual_seed(seed))
     fresh = toy_2d('swiss_roll', 2000, seed=1)
     floors = [sliced_wasserstein(toy_2d('swiss_roll', 2000, seed=100 + k), fresh) for k in range(5)]
     sw, noise = sliced_wasserstein(samples, fresh), sliced_wasserstein(torch.randn(2000, 2), fresh)

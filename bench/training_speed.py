@@ -12,7 +12,8 @@ import torch
 from ddpm_nb.data import DigitsDataset
 from ddpm_nb.diffusion import diffusion_loss
 from ddpm_nb.schedules import NoiseSchedule
-from ddpm_nb.training import TrainConfig, collate, train
+from ddpm_nb.data import collate
+from ddpm_nb.training import TrainConfig, train
 from ddpm_nb.unet import UNet, count_params
 
 def main():

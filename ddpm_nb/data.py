@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['DIGIT_FONTS', 'TOYS', 'IMAGE_EXTENSIONS', 'FASHION_MNIST_ENV', 'pil_to_model', 'ImageTransform', 'render_digit',
-           'DigitsDataset', 'toy_2d', 'ImageFolderDataset', 'read_idx', 'write_idx', 'IdxDataset', 'load_hf',
-           'HFImageDataset', 'hf_image_dataset', 'load_images', 'fashion_mnist']
+           'DigitsDataset', 'toy_2d', 'PointsDataset', 'ImageFolderDataset', 'read_idx', 'write_idx', 'IdxDataset',
+           'load_hf', 'HFImageDataset', 'hf_image_dataset', 'load_images', 'fashion_mnist', 'collate']
 
 # %% ../nbs/05_data.ipynb #d997dfc1
 import functools
@@ -135,6 +135,13 @@ def toy_2d(name:str, # one of TOYS
         x2 = u(n) - 2 * torch.randint(0, 2, (n,), generator=g).double() + torch.floor(x1) % 2   # a square of the right colour
         x = torch.stack([x1, x2], 1) / math.sqrt(4 / 3)
     return x.float()
+
+# %% ../nbs/05_data.ipynb #588f0566
+class PointsDataset(Dataset):
+    "n points of a 2-D toy as (x, -1) pairs, for the training loop."
+    def __init__(self, name:str, n:int=20000, seed:int=0): self.x, self.classes = toy_2d(name, n, seed), None
+    def __len__(self): return len(self.x)
+    def __getitem__(self, i): return self.x[i], -1
 
 # %% ../nbs/05_data.ipynb #73d067a6
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -322,3 +329,8 @@ def fashion_mnist(split:str='train', **kwargs) -> Dataset:
         raise ConnectionError(f'Fashion-MNIST is not available here. Either set {FASHION_MNIST_ENV} to a folder holding its four idx '
                               f'files (train-images-idx3-ubyte.gz, ...) or a save_to_disk copy, or give this machine access to the '
                               f'Hugging Face hub. ({e})') from None
+
+# %% ../nbs/05_data.ipynb #9ee79e3e
+def collate(items) -> tuple:
+    "A list of (x, y) pairs as (stacked x, label tensor)."
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])

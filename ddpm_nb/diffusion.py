@@ -137,7 +137,7 @@ def p_mean_variance(s, # a NoiseSchedule
                     x_t:Tensor, # current noisy sample
                     t:Tensor|int, # timestep indices in [0, T)
                     target:str='eps', # what `pred` is: 'eps', 'x0' or 'v'
-                    var_type='small', # sigma_t^2: 'small' (beta_tilde_t), 'large' (beta_t), or a (T,) tensor of variances
+                    var_type='large', # sigma_t^2: 'large' (beta_t, the samplers' default), 'small' (beta_tilde_t), or a (T,) tensor
                     clip_x0:bool=False, # clip the predicted x_0 to [-1, 1]
                    ) -> dict: # mean, variance, log_variance, x0 (the predicted x_0), eps
     "The reverse step p(x_{t-1} | x_t) = N(mu_tilde(x_t, x0_hat), sigma_t^2 I) from a network prediction."

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 import torch.nn.functional as F
 from .diffusion import prior_bpd, to_model_range, vb_term_bpd
-from .training import collate
+from .data import collate
 
 # %% ../nbs/08_evaluation.ipynb #470d3b41
 class FeatureNet(nn.Module):

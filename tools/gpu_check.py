@@ -136,10 +136,10 @@ def cli(device:str, work:Path, small:bool) -> str:
     common = ['--preset', 'tiny', '--batch-size', '8' if small else '64', '--val-max', '16', '--ckpt-every', str(steps // 2),
               '--sample-every', str(steps), '--device', device, '--quiet', '--out', run]
     log = open(work / 'cli.log', 'w')
-    run_cmd([exe, 'train', '--steps', steps // 2] + common, log, 600)
-    run_cmd([exe, 'train', '--steps', steps, '--resume'] + common, log, 600)
+    run_cmd([exe, 'train', '--train-steps', steps // 2] + common, log, 600)
+    run_cmd([exe, 'train', '--train-steps', steps, '--resume'] + common, log, 600)
     for sampler in ('ddpm', 'ddim', 'dpmpp_2m'):
-        extra = [] if sampler == 'ddpm' else ['--steps', '10']
+        extra = [] if sampler == 'ddpm' else ['--sample-steps', '10']
         run_cmd([exe, 'sample', run, '-n', '8', '--sampler', sampler, '--device', device, '--quiet',
                  '--out', work / f'{sampler}.png'] + extra, log, 600)
         if not (work / f'{sampler}.png').is_file(): raise RuntimeError(f'ddpm_nb sample --sampler {sampler} wrote no PNG')

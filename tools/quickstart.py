@@ -37,8 +37,8 @@ def main():
             sys.exit('pip install failed: see the messages above')
     out = Path(a.out)
     cli = BIN / 'ddpm_nb'
-    steps = [[cli, 'train', '--steps', str(a.steps), *RECIPE, '--out', out],
-             [cli, 'sample', out, '-n', '100', '--sampler', 'ddim', '--steps', '50', '--eta', '1', '--out', out / 'samples.png',
+    steps = [[cli, 'train', '--train-steps', str(a.steps), *RECIPE, '--out', out],
+             [cli, 'sample', out, '-n', '100', '--sampler', 'ddim', '--sample-steps', '50', '--eta', '1', '--out', out / 'samples.png',
               '--gif', out / 'denoising.gif']]
     t0 = time.time()
     for cmd in steps:
