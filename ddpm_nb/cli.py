@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = t.add_argument_group('run')
     r.add_argument('--out', default='runs/ddpm', help='run directory for checkpoints and samples (default: runs/ddpm)')
     r.add_argument('--resume', action='store_true', help='continue from the latest checkpoint in --out')
+    r.add_argument('--overwrite', action='store_true', help='start afresh in an --out that holds a run, deleting its checkpoints')
     r.add_argument('--ckpt-every', type=_positive, default=1000, help='checkpoint interval in steps (default: 1000)')
     r.add_argument('--sample-every', type=_positive, help='write a sample grid every this many steps (default: at checkpoints)')
     r.add_argument('--grid-size', type=_positive, default=64, help='samples in each grid, drawn with 50 DDIM steps, eta 1 (default: 64)')
@@ -160,6 +161,11 @@ def cmd_train(args) -> Path:
                       val_every=min(args.ckpt_every, steps), log_every=max(1, min(100, steps // 20)), progress=not args.quiet)
     s = NoiseSchedule.from_name(args.schedule, args.timesteps)
     out = Path(args.out)
+    if args.resume and args.overwrite: raise ValueError('give --resume or --overwrite, not both')
+    if args.resume and latest_checkpoint(out) is None: raise FileNotFoundError(f'--resume: {out} holds no checkpoint to resume')
+    if not (args.resume or args.overwrite) and latest_checkpoint(out) is not None:
+        raise FileExistsError(f'{out} already holds a run (latest checkpoint {latest_checkpoint(out).name}); '
+                              'pass --resume to continue it, or --overwrite to start again there')
     if args.resume: check_resume(out, model, s)
     def hook(step, ema_model):
         save_outputs(ema_model, s, out / 'samples' / f'step-{step:08d}.png', n=args.grid_size, target=cfg.target, steps=min(50, s.T), seed=0, eta=1.0)
@@ -167,7 +173,7 @@ def cmd_train(args) -> Path:
     if rank == 0: print(f'ddpm_nb train: {len(ds)} training items from {args.data!r}, a {type(model).__name__} with {n_params:,} parameters, '
           f'{steps} steps of {args.batch_size}; writing to {out}', file=sys.stderr)
     t0 = time.perf_counter()
-    run = train(model, s, ds, cfg, out, resume=args.resume, device=device, sample_hook=hook)
+    run = train(model, s, ds, cfg, out, resume=args.resume, overwrite=args.overwrite, device=device, sample_hook=hook)
     grid = out / 'samples' / f'step-{run["step"]:08d}.png'
     if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     if rank == 0: print(f'trained to step {run["step"]} in {time.perf_counter() - t0:.0f} s; checkpoint in {out / "checkpoints"}; samples in {grid}')
@@ -246,7 +252,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         (cmd_train if args.command == 'train' else cmd_sample)(args)
-    except (ValueError, FileNotFoundError, NotADirectoryError, ImportError, ConnectionError, FloatingPointError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, ImportError, ConnectionError, FloatingPointError) as e:
         print(f'ddpm_nb {args.command}: error: {e}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:

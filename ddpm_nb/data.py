@@ -136,7 +136,7 @@ def toy_2d(name:str, # one of TOYS
         x = torch.stack([x1, x2], 1) / math.sqrt(4 / 3)
     return x.float()
 
-# %% ../nbs/05_data.ipynb #588f0566
+# %% ../nbs/05_data.ipynb #70a535ba
 class PointsDataset(Dataset):
     "n points of a 2-D toy as (x, -1) pairs, for the training loop."
     def __init__(self, name:str, n:int=20000, seed:int=0): self.x, self.classes = toy_2d(name, n, seed), None

@@ -247,6 +247,17 @@ def _save(st:TrainState, s, cfg:TrainConfig, ckpt_dir:Path, rank:int, world:int)
         _prune(ckpt_dir, cfg.keep_last, st.best['name'])
     if world > 1: torch.distributed.barrier()
 
+def _claim(ckpt_dir:Path, resume:bool, overwrite:bool, rank:int):
+    "A run directory belongs to one run: refuse to train over one without resume or overwrite; clear interrupted saves."
+    if rank != 0 or not ckpt_dir.is_dir(): return
+    if latest_checkpoint(ckpt_dir.parent) is not None and not resume:
+        if not overwrite:
+            raise FileExistsError(f'{ckpt_dir.parent} already holds a run (latest checkpoint {(ckpt_dir / "latest").read_text().strip()}); '
+                                  'resume it, or choose overwrite to start again there')
+        shutil.rmtree(ckpt_dir); return
+    for d in ckpt_dir.glob('.*'):                          # temporary folders and files of saves that were killed
+        shutil.rmtree(d) if d.is_dir() else d.unlink()
+
 def _tensorboard(cfg:TrainConfig, out:Path, rank:int):
     if not cfg.tensorboard or rank != 0: return None
     try: from torch.utils.tensorboard import SummaryWriter
@@ -256,6 +267,7 @@ def _tensorboard(cfg:TrainConfig, out:Path, rank:int):
 # %% ../nbs/06_training.ipynb #ccf2eb44
 def train(model:UNet, s:NoiseSchedule, data, cfg:TrainConfig, out_dir, # run directory: checkpoints/ is written in it
           resume:bool=False, # continue from out_dir's latest checkpoint, if there is one
+          overwrite:bool=False, # start afresh in an out_dir that holds a run, deleting its checkpoints
           device=None, # default: CUDA if available
           sample_hook=None, # called as sample_hook(step, ema_model) every cfg.sample_every steps, on rank 0
          ) -> dict: # model, ema (model), history, step
@@ -266,6 +278,7 @@ def train(model:UNet, s:NoiseSchedule, data, cfg:TrainConfig, out_dir, # run dir
     out, micro = Path(out_dir), cfg.batch_size // cfg.grad_accum
     if micro * cfg.grad_accum != cfg.batch_size or micro % world:
         raise ValueError(f'batch_size {cfg.batch_size} must split into grad_accum={cfg.grad_accum} equal micro-batches, each divisible by {world} process(es)')
+    _claim(out / 'checkpoints', resume, overwrite, rank)
     model.to(device); s.to(device)
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
     st = _start(model, cfg, device, world)

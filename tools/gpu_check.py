@@ -136,7 +136,7 @@ def cli(device:str, work:Path, small:bool) -> str:
     common = ['--preset', 'tiny', '--batch-size', '8' if small else '64', '--val-max', '16', '--ckpt-every', str(steps // 2),
               '--sample-every', str(steps), '--device', device, '--quiet', '--out', run]
     log = open(work / 'cli.log', 'w')
-    run_cmd([exe, 'train', '--train-steps', steps // 2] + common, log, 600)
+    run_cmd([exe, 'train', '--train-steps', steps // 2, '--overwrite'] + common, log, 600)   # a rerun starts afresh
     run_cmd([exe, 'train', '--train-steps', steps, '--resume'] + common, log, 600)
     for sampler in ('ddpm', 'ddim', 'dpmpp_2m'):
         extra = [] if sampler == 'ddpm' else ['--sample-steps', '10']

@@ -7,7 +7,7 @@ with `ddpm_nb train`, and draws a grid of samples (ten of each digit) and a GIF 
 `ddpm_nb sample`. It prints each command it runs, so you can rerun or change them, and where the files are.
 
 Options: --steps N      optimizer steps (default 600: about 5 minutes on 2 CPU cores, seconds on a GPU)
-         --out DIR      run directory (default runs/quickstart)
+         --out DIR      run directory (default runs/quickstart; a rerun replaces the run there)
          --no-install   reuse .venv as it is
 """
 import argparse, shlex, sys, time, venv
@@ -37,7 +37,7 @@ def main():
             sys.exit('pip install failed: see the messages above')
     out = Path(a.out)
     cli = BIN / 'ddpm_nb'
-    steps = [[cli, 'train', '--train-steps', str(a.steps), *RECIPE, '--out', out],
+    steps = [[cli, 'train', '--train-steps', str(a.steps), *RECIPE, '--out', out, '--overwrite'],
              [cli, 'sample', out, '-n', '100', '--sampler', 'ddim', '--sample-steps', '50', '--eta', '1', '--out', out / 'samples.png',
               '--gif', out / 'denoising.gif']]
     t0 = time.time()
