@@ -23,9 +23,8 @@ the CPU.
 import argparse, statistics, time
 import torch, torch.nn.functional as F
 from torch import nn
-from ddpm_nb.unet import FloatGroupNorm, MaskDropout, UNet, Upsample, keep_freed_memory
-
-def upsample_direct(self, x): return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))
+from ddpm_nb.speed import FloatGroupNorm, FoldedUpsample, MaskDropout, keep_freed_memory, make_fast
+from ddpm_nb.unet import UNet, Upsample
 
 def dropout_rand_like(self, x):
     if not self.training or self.p == 0: return x
@@ -33,7 +32,7 @@ def dropout_rand_like(self, x):
 
 # change -> (the class whose forward is swapped, {variant name: forward}), the baseline first
 CHANGES = {
-    'upsample': (Upsample, {'nearest + 3x3 conv': upsample_direct, 'folded transposed conv': Upsample.forward}),
+    'upsample': (FoldedUpsample, {'nearest + 3x3 conv': Upsample.forward, 'folded transposed conv': FoldedUpsample.forward}),
     'dropout': (MaskDropout, {'rand_like mask': dropout_rand_like, 'keep_mask (16-bit words)': MaskDropout.forward}),
     'groupnorm': (FloatGroupNorm, {'torch GroupNorm': nn.GroupNorm.forward, 'FloatGroupNorm (float32)': FloatGroupNorm.forward}),
 }
@@ -63,7 +62,7 @@ def main():
     torch.manual_seed(0)
     cls, variants = CHANGES[a.change]
     original = cls.forward
-    model = UNet.from_preset(a.preset)
+    model = make_fast(UNet.from_preset(a.preset))          # as train() runs it; one layer's forward is swapped below
     c = model.config
     bf16 = a.amp == 'bf16'
     print(f'{a.preset}, batch {a.batch}, {a.amp}, {a.rounds} rounds, torch {torch.__version__}, {torch.get_num_threads()} threads')

@@ -12,11 +12,12 @@ import argparse
 from collections import Counter
 import torch
 from ab_step import median_times
-from ddpm_nb.unet import FloatGroupNorm, UNet, group_norm
+from ddpm_nb.speed import FloatGroupNorm, make_fast
+from ddpm_nb.unet import UNet, group_norm
 
 def norm_shapes(preset:str) -> Counter:
     "(channels, height, width) of the input of every GroupNorm in one forward pass of the preset, with counts."
-    m, seen = UNet.from_preset(preset).train(), []
+    m, seen = make_fast(UNet.from_preset(preset)).train(), []
     for mod in m.modules():
         if isinstance(mod, FloatGroupNorm): mod.register_forward_hook(lambda mod, i, o: seen.append(tuple(i[0].shape[1:])))
     c = m.config
@@ -32,7 +33,7 @@ def main():
     torch.manual_seed(0); total, shapes = Counter(), norm_shapes(a.preset)
     print(f'{a.preset}, batch {a.batch}, {"contiguous" if a.contiguous else "channels-last"}, {torch.get_num_threads()} threads')
     for (C, H, W), k in sorted(shapes.items()):
-        norm = group_norm(C).to(memory_format=fmt)
+        norm = make_fast(group_norm(C)).to(memory_format=fmt)   # FloatGroupNorm, as in the fast network
         x = torch.randn(a.batch, C, H, W).to(memory_format=fmt).requires_grad_()
         def step(m): m(x).sum().backward()            # the first call of the compiled layer compiles (a warm-up call)
         t = median_times({'eager': norm, 'compiled': torch.compile(norm, dynamic=False)}, step, a.reps)

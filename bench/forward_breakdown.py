@@ -16,7 +16,8 @@ import argparse, time
 from collections import defaultdict
 import torch
 from torch import nn
-from ddpm_nb.unet import FloatGroupNorm, MaskDropout, UNet, Upsample, keep_freed_memory
+from ddpm_nb.speed import FloatGroupNorm, MaskDropout, keep_freed_memory, make_fast
+from ddpm_nb.unet import UNet, Upsample
 
 def kind(m:nn.Module) -> str:
     if isinstance(m, Upsample): return 'Upsample (folded 4x4 transposed)'
@@ -34,7 +35,7 @@ def main():
     p.add_argument('--passes', type=int, default=5); p.add_argument('--amp', choices=('fp32', 'bf16'), default='fp32')
     a = p.parse_args()
     keep_freed_memory(); torch.manual_seed(0)
-    model = UNet.from_preset(a.preset).train()
+    model = make_fast(UNet.from_preset(a.preset)).train()
     c = model.config
     x, t = torch.randn(a.batch, c.in_channels, c.image_size, c.image_size), torch.randint(0, 1000, (a.batch,))
     inner = {id(m.conv) for m in model.modules() if isinstance(m, Upsample)}     # Upsample calls no child module

@@ -164,7 +164,7 @@ def run_ours_dropout(x, a, dev):
 def run_ours_dropout_torch(x, a, dev):
     "The same with torch's own dropout mask instead of keep_mask: does the cheaper mask change sample quality?"
     import torch.nn.functional as F
-    from ddpm_nb.unet import MaskDropout
+    from ddpm_nb.speed import MaskDropout
     ours = MaskDropout.forward
     MaskDropout.forward = lambda self, x: F.dropout(x, self.p, self.training)   # for this run only
     try: m, out, t_train, t_sample, _ = run_ours(x, a, dev, tag='ours_dropout_torch', dropout=0.1)

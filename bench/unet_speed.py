@@ -33,8 +33,9 @@ SIZES = {
 def build(kind, size_name):
     "Return (model, call) for one benchmark entry; call(model, x, t) -> prediction tensor."
     if kind.startswith('ours'):
+        from ddpm_nb.speed import make_fast
         from ddpm_nb.unet import UNet
-        m = UNet.from_preset(size_name, channels_last=(kind == 'ours'))
+        m = make_fast(UNet.from_preset(size_name), channels_last=(kind == 'ours'))
         return m, lambda m, x, t: m(x, t)
     if kind == 'diffusers':
         from diffusers import UNet2DModel
@@ -57,7 +58,7 @@ def build(kind, size_name):
 
 def keep_freed():
     "Keep freed memory in this process, as ddpm_nb's train does on the CPU."
-    from ddpm_nb.unet import keep_freed_memory
+    from ddpm_nb.speed import keep_freed_memory
     assert keep_freed_memory(), 'keep_freed_memory needs Linux with glibc'
 
 def one_step(call, model, opt, x, t, autocast):

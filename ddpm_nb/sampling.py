@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .diffusion import p_mean_variance, predict_x0_eps
 from .schedules import NoiseSchedule
 from .devices import randn
-from .unet import keep_freed_memory
+from .speed import keep_freed_memory
 
 # %% ../nbs/07_sampling.ipynb #2a362492
 SPACINGS = ('linspace', 'leading', 'trailing')
@@ -162,7 +162,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
     "Draw shape[0] samples in chunks of batch_size. Returns x_0, or (x_0, trajectory) when keep is given."
     ts, eta = check_sampler_args(s, sampler, steps, eta, spacing, var_type, w)
     device, n = s.betas.device, shape[0]
-    if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 04)
+    if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     y = _labels(y, n, device)
     if y is not None and _null_label(model) is None and null_label is None and hasattr(model, 'config'):
         raise ValueError('labels were given but the model is not class-conditional (its config has no num_classes)')

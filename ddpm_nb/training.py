@@ -22,7 +22,8 @@ from .checkpoints import atomic_write, latest_checkpoint, load_model, load_train
 from .data import collate, load_images
 from .diffusion import LOSSES, TARGETS, diffusion_loss
 from .schedules import NoiseSchedule
-from .unet import UNet, keep_freed_memory
+from .speed import keep_freed_memory, make_fast
+from .unet import UNet
 
 # %% ../nbs/06_training.ipynb #1ba30bba
 def sliced_wasserstein(a:Tensor, b:Tensor, # (n, d) samples of equal size
@@ -274,12 +275,12 @@ def train(model:UNet, s:NoiseSchedule, data, cfg:TrainConfig, out_dir, # run dir
     "Train a UNet on (x, y) data with the loss of chapter 03; see the chapter for everything it does."
     rank, world = _dist()
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 04)
+    if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     out, micro = Path(out_dir), cfg.batch_size // cfg.grad_accum
     if micro * cfg.grad_accum != cfg.batch_size or micro % world:
         raise ValueError(f'batch_size {cfg.batch_size} must split into grad_accum={cfg.grad_accum} equal micro-batches, each divisible by {world} process(es)')
     _claim(out / 'checkpoints', resume, overwrite, rank)
-    model.to(device); s.to(device)
+    make_fast(model).to(device); s.to(device)              # the same function, faster (chapter 12)
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
     st = _start(model, cfg, device, world)
     if resume: _resume(st, out)

@@ -80,13 +80,14 @@ def train_presets(device:str, small:bool) -> dict:
     import torch
     from ddpm_nb.diffusion import diffusion_loss
     from ddpm_nb.schedules import NoiseSchedule
+    from ddpm_nb.speed import make_fast
     from ddpm_nb.unet import PRESETS, UNet
     out, dtypes = {}, ({'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': None} if device.startswith('cuda')
                        else {'bf16': torch.bfloat16, 'fp32': None})
     for name, cfg in PRESETS.items():
         for dname, dt in dtypes.items():
             torch.manual_seed(0)
-            model = UNet.from_preset(name, num_classes=10).to(device)
+            model = make_fast(UNet.from_preset(name, num_classes=10)).to(device)     # as train() runs it
             s = NoiseSchedule.from_name('linear', 1000).to(device)
             opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
             scaler = torch.amp.GradScaler(device.split(':')[0], enabled=dt is torch.float16)
