@@ -13,7 +13,9 @@ from dataclasses import asdict
 import math
 import os
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 import numpy as np
 import torch
@@ -38,6 +40,13 @@ def _positive(text:str) -> int:
     except ValueError: v = 0
     if v < 1: raise argparse.ArgumentTypeError(f'expected a positive integer, got {text!r}')
     return v
+
+def _writable(path:Path, option:str):
+    "Fail now, before any work, if `path` cannot be written (its folder cannot be made, or is not writable)."
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent): pass
+    except OSError as e: raise ValueError(f'{option} {path}: cannot write there ({e.strerror or e})') from None
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):                       # one line and exit status 2, without the usage dump
@@ -162,6 +171,7 @@ def cmd_train(args) -> Path:
                       val_every=min(args.ckpt_every, steps), log_every=max(1, min(100, steps // 20)), progress=not args.quiet)
     s = NoiseSchedule.from_name(args.schedule, args.timesteps)
     out = Path(args.out)
+    _writable(out / 'checkpoints' / 'latest', '--out')     # before any training, not after it
     if args.resume and args.overwrite: raise ValueError('give --resume or --overwrite, not both')
     if args.resume and latest_checkpoint(out) is None: raise FileNotFoundError(f'--resume: {out} holds no checkpoint to resume')
     if not (args.resume or args.overwrite) and latest_checkpoint(out) is not None:
@@ -240,6 +250,8 @@ def cmd_sample(args) -> Path:
     if args.sampler == 'ddpm' and args.steps not in (None, s.T):
         raise ValueError(f'the ddpm sampler takes all T={s.T} steps; drop --steps, or use --sampler ddim --eta 1 for fewer')
     out = Path(args.out) if args.out else (ck if (ck / 'checkpoints').is_dir() else ck.parent.parent) / 'samples.png'
+    for option, path in (('--out', out), ('--gif', args.gif), ('--npy', args.npy)):   # all checked before anything is written
+        if path: _writable(Path(path), option)
     t0 = time.perf_counter()
     save_outputs(model, s, out, args.num, target, args.sampler, args.steps or DEFAULTS['steps'], args.seed, args.label,
                  args.gif, args.npy, not args.quiet, args.batch_size, eta=args.eta, spacing=args.spacing, var_type=args.var, w=args.guidance)
@@ -254,12 +266,17 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         (cmd_train if args.command == 'train' else cmd_sample)(args)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, ImportError, ConnectionError, FloatingPointError) as e:
+    except (ValueError, OSError, ImportError, FloatingPointError, torch.OutOfMemoryError) as e:   # expected: bad input or environment
         print(f'ddpm_nb {args.command}: error: {e}', file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print(f'ddpm_nb {args.command}: interrupted; `ddpm_nb train --resume` continues from the last checkpoint', file=sys.stderr)
         return 130
+    except Exception:                                   # anything else is a bug in ddpm_nb: say so
+        traceback.print_exc()
+        print(f'ddpm_nb {args.command}: internal error: this is a bug in ddpm_nb, not in your input. Please report it at '
+              'https://github.com/ddpm-nb/ddpm_nb/issues with the command line and the traceback above.', file=sys.stderr)
+        return 1
     return 0
 
 # %% ../nbs/09_cli.ipynb #0ff73354

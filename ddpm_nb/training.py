@@ -12,6 +12,7 @@ import math
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import torch
@@ -183,9 +184,13 @@ def _loop_state(st:TrainState) -> dict:
                 rng=torch.get_rng_state(), cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
 def _resume(st:TrainState, out:Path):
-    "Continue from the run's latest checkpoint, when it has one."
+    "Continue from the run's latest checkpoint; if it cannot be read, from the newest one that can, with a warning."
     if (latest := latest_checkpoint(out)) is None: return
-    saved = load_training_state(latest, st.model, st.ema.model)
+    older = sorted((d for d in latest.parent.glob('step-*') if d.is_dir() and d != latest), reverse=True)
+    for ck in [latest, *older]:
+        try: saved = load_training_state(ck, st.model, st.ema.model); break
+        except (ValueError, FileNotFoundError) as e: warnings.warn(f'cannot resume from {ck.name} ({e}); trying the checkpoint before it')
+    else: raise ValueError(f'no checkpoint in {latest.parent} can be resumed from')
     st.opt.load_state_dict(saved['optimizer']); st.lr_sched.load_state_dict(saved['lr_scheduler']); st.ema.load_state_dict(saved['ema'])
     if st.scaler and saved['scaler']: st.scaler.load_state_dict(saved['scaler'])
     st.step, st.history, st.best = saved['step'], saved['history'], saved['best']
@@ -248,6 +253,19 @@ def _save(st:TrainState, s, cfg:TrainConfig, ckpt_dir:Path, rank:int, world:int)
         _prune(ckpt_dir, cfg.keep_last, st.best['name'])
     if world > 1: torch.distributed.barrier()
 
+def _lock_run(out:Path, rank:int):
+    "An open file holding an exclusive lock on out/.lock (rank 0, where flock exists), or None; a second trainer is refused."
+    try: import fcntl
+    except ImportError: return None                        # Windows: no flock, no lock
+    if rank != 0: return None
+    out.mkdir(parents=True, exist_ok=True)
+    f = open(out / '.lock', 'w')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise FileExistsError(f'{out} is in use: another process is training into it; wait for it to finish, or choose another run directory') from None
+    return f
+
 def _claim(ckpt_dir:Path, resume:bool, overwrite:bool, rank:int):
     "A run directory belongs to one run: refuse to train over one without resume or overwrite; clear interrupted saves."
     if rank != 0 or not ckpt_dir.is_dir(): return
@@ -279,7 +297,15 @@ def train(model:UNet, s:NoiseSchedule, data, cfg:TrainConfig, out_dir, # run dir
     out, micro = Path(out_dir), cfg.batch_size // cfg.grad_accum
     if micro * cfg.grad_accum != cfg.batch_size or micro % world:
         raise ValueError(f'batch_size {cfg.batch_size} must split into grad_accum={cfg.grad_accum} equal micro-batches, each divisible by {world} process(es)')
-    _claim(out / 'checkpoints', resume, overwrite, rank)
+    lock = _lock_run(out, rank)                            # one process per run directory, until train returns
+    try:
+        _claim(out / 'checkpoints', resume, overwrite, rank)
+        return _loop(model, s, data, cfg, out, resume, device, sample_hook, rank, world, micro)
+    finally:
+        if lock: lock.close()                              # closing releases the lock (so does the process's death)
+
+def _loop(model, s, data, cfg:TrainConfig, out:Path, resume:bool, device, sample_hook, rank:int, world:int, micro:int) -> dict:
+    "Algorithm 1, with the bookkeeping named: seed the step, one optimizer step in micro-batches, then what is due."
     make_fast(model).to(device); s.to(device)              # the same function, faster (chapter 12)
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
     st = _start(model, cfg, device, world)
