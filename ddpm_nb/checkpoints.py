@@ -84,6 +84,10 @@ def nonfinite_tensors(state:dict) -> list:
     "Names of the floating-point tensors in a state dict that hold a NaN or an infinity."
     return [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
+def _refuse_nonfinite(state:dict, path, what:str='weights'):
+    if bad := nonfinite_tensors(state):
+        raise FloatingPointError(f'not saving {path}: {len(bad)} of {len(state)} tensors of the {what} are not finite (e.g. {bad[0]})')
+
 # %% ../nbs/11_checkpoints.ipynb #c7596e7a
 FORMAT_VERSION = 2
 ARCHITECTURES = {'UNet': (UNetConfig, UNet), 'MLPDenoiser': (MLPConfig, lambda c: MLPDenoiser(**asdict(c)))}
@@ -142,8 +146,7 @@ def save_model(model:nn.Module, path,
               ) -> Path:
     "Save a model folder: config.json and model.safetensors, written atomically; refuses weights that are not finite."
     meta, state = model_config(model, schedule, target), cpu_state_dict(model)
-    if bad := nonfinite_tensors(state):
-        raise FloatingPointError(f'not saving {path}: {len(bad)} of {len(state)} tensors are not finite (e.g. {bad[0]})')
+    _refuse_nonfinite(state, path)
     def fill(tmp):
         (tmp / 'config.json').write_text(json.dumps(meta, indent=2))
         save_file(state, tmp / 'model.safetensors')
@@ -159,9 +162,7 @@ def save_checkpoint(path, model:nn.Module, schedule:NoiseSchedule,
     "Save a training checkpoint atomically: a model folder plus ema.safetensors and state.pt."
     meta = dict(model_config(model, schedule, train.get('target')), step=step, train=train)
     weights, ema_weights = cpu_state_dict(model), cpu_state_dict(ema_model)
-    for name, w in (('weights', weights), ('EMA weights', ema_weights)):
-        if bad := nonfinite_tensors(w):
-            raise FloatingPointError(f'not saving {path}: {len(bad)} of {len(w)} tensors of the {name} are not finite (e.g. {bad[0]})')
+    _refuse_nonfinite(weights, path); _refuse_nonfinite(ema_weights, path, 'EMA weights')
     def fill(tmp):
         (tmp / 'config.json').write_text(json.dumps(meta, indent=2))
         save_file(weights, tmp / 'model.safetensors'); save_file(ema_weights, tmp / 'ema.safetensors')
