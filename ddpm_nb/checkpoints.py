@@ -192,8 +192,8 @@ def load_model(path, # a run directory (its latest checkpoint), a checkpoint fol
     try: load_weights(model, read_weights(weights))
     except ValueError as e: raise ValueError(f'{weights}: {e}') from None
     sc = meta.get('schedule')
-    s = None if sc is None else NoiseSchedule(sc['betas']) if 'betas' in sc else NoiseSchedule.from_name(**sc)
-    return model.to(device).eval(), (s.to(device) if s is not None else None), dict(meta, weights=weights.name)
+    schedule = None if sc is None else NoiseSchedule(sc['betas']) if 'betas' in sc else NoiseSchedule.from_name(**sc)
+    return model.to(device).eval(), (schedule.to(device) if schedule is not None else None), dict(meta, weights=weights.name)
 
 def load_training_state(path, model:nn.Module, ema_model:nn.Module) -> dict:
     "Load a training checkpoint's weights into model and ema_model, and return its state.pt."

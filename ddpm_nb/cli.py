@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from .checkpoints import latest_checkpoint, load_model, read_config
 from .data import TOYS, PointsDataset, load_images
-from .devices import default_device
+from .devices import check_fits, default_device
 from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import DEFAULTS, SAMPLERS, SPACINGS, sample, spaced_timesteps
 from .schedules import SCHEDULES, NoiseSchedule
-from .training import TrainConfig, train
+from .training import TrainConfig, changed_options, train
 from .speed import make_fast
 from .unet import PRESETS, MLPDenoiser, UNet
 from .viz import save_gif, save_grid
@@ -42,10 +42,12 @@ def _positive(text:str) -> int:
     return v
 
 def _writable(path:Path, option:str):
-    "Fail now, before any work, if `path` cannot be written (its folder cannot be made, or is not writable)."
+    "Fail now, before any work, if `path` could not be written later; creates nothing, so a refused command leaves no trace."
+    p = Path(path).absolute().parent
+    while not p.exists(): p = p.parent                      # the folder that the write would create folders in
+    if not p.is_dir(): raise ValueError(f'{option} {path}: cannot write there ({p} is a file, not a folder)')
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent): pass
+        with tempfile.TemporaryFile(dir=p): pass
     except OSError as e: raise ValueError(f'{option} {path}: cannot write there ({e.strerror or e})') from None
 
 class _Parser(argparse.ArgumentParser):
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--image-size', type=_positive, help='resize images to this side (default: the data set\'s own)')
     d.add_argument('--channels', type=int, choices=(1, 3), help='1 for grayscale, 3 for RGB (default: the data set\'s own)')
     d.add_argument('--unconditional', action='store_true', help='ignore class labels even when the data has them')
+    d.add_argument('--skip-bad-images', action='store_true', help='leave out images of a folder that cannot be read (default: name them and stop)')
     m = t.add_argument_group('model')
     m.add_argument('--preset', default='tiny', choices=list(PRESETS), help='U-Net preset (default: tiny)')
     m.add_argument('--base-channels', type=_positive, help='override the preset\'s width')
@@ -79,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument('--epochs', type=float, help='passes over the training set, instead of --steps')
     o.add_argument('--batch-size', type=_positive, default=64, help='images per optimizer step (default: 64)')
     o.add_argument('--lr', type=float, default=2e-4, help='peak learning rate of AdamW (default: 2e-4)')
-    o.add_argument('--warmup-steps', type=int, default=500, help='linear learning-rate warm-up (default: 500)')
+    o.add_argument('--warmup-steps', type=int, help='linear learning-rate warm-up (default: 500, at most the run\'s steps; with --resume, the run\'s own)')
     o.add_argument('--grad-accum', type=_positive, default=1, help='micro-batches per optimizer step (default: 1)')
     o.add_argument('--ema-decay', type=float, default=0.9999, help='EMA decay of the sampling weights (default: 0.9999)')
     o.add_argument('--target', default='eps', choices=TARGETS, help='what the network predicts (default: eps)')
@@ -98,34 +101,34 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--val-max', type=int, default=1000, help='held-out items for the validation loss, 0 for none (default: 1000)')
     r.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
     r.add_argument('--quiet', action='store_true', help='no progress bar')
-    s = sub.add_parser('sample', help='draw samples from a checkpoint',
+    sp = sub.add_parser('sample', help='draw samples from a checkpoint',
                        description='Draw images from a trained model and save them as a PNG grid (and optionally a GIF of the '
                                    'denoising path and a .npy file). Example: ddpm_nb sample runs/digits -n 64 --sampler dpmpp_2m --steps 20')
-    s.add_argument('checkpoint', help='a run directory (its latest checkpoint is used) or one checkpoint directory')
-    s.add_argument('-n', '--num', type=_positive, default=64, help='number of samples (default: 64)')
-    s.add_argument('--sampler', default=DEFAULTS['sampler'], choices=SAMPLERS, help=f'ddpm (all T steps), ddim or dpmpp_2m (default: {DEFAULTS["sampler"]})')
-    s.add_argument('--sample-steps', '--steps', dest='steps', type=_positive,
+    sp.add_argument('checkpoint', help='a run directory (its latest checkpoint is used) or one checkpoint directory')
+    sp.add_argument('-n', '--num', type=_positive, default=64, help='number of samples (default: 64)')
+    sp.add_argument('--sampler', default=DEFAULTS['sampler'], choices=SAMPLERS, help=f'ddpm (all T steps), ddim or dpmpp_2m (default: {DEFAULTS["sampler"]})')
+    sp.add_argument('--sample-steps', '--steps', dest='steps', type=_positive,
                    help=f'network evaluations for ddim / dpmpp_2m (default: {DEFAULTS["steps"]}; ddpm uses all T); --steps is the older name')
-    s.add_argument('--eta', type=float, help=f'DDIM noise, from 0 (deterministic) to 1 (like DDPM, the most forgiving of a briefly trained model); ddim only (default: {DEFAULTS["eta"]:g})')
-    s.add_argument('--spacing', default=DEFAULTS['spacing'], choices=SPACINGS, help=f'which timesteps a short sampler visits (default: {DEFAULTS["spacing"]})')
-    s.add_argument('--var', default=DEFAULTS['var_type'], choices=('large', 'small'), help=f'DDPM variance: beta_t (large) or beta tilde (small) (default: {DEFAULTS["var_type"]})')
-    s.add_argument('--label', type=int, help='class label for every sample (default: labels cycle 0, 1, 2, ...)')
-    s.add_argument('--guidance', type=float, default=0.0, help='classifier-free guidance weight w of Ho & Salimans; 0 is none (default: 0)')
-    s.add_argument('--raw', action='store_true', help='use the raw weights instead of the EMA')
-    s.add_argument('--seed', type=int, default=0)
-    s.add_argument('--batch-size', type=_positive, default=256, help='samples per network call (default: 256)')
-    s.add_argument('--out', help='output PNG (default: samples.png in the run directory)')
-    s.add_argument('--gif', help='also write an animated GIF of the denoising path here')
-    s.add_argument('--npy', help='also write the raw samples here (uint8 images, or float points for 2-D toys)')
-    s.add_argument('--device', help='cpu, cuda, ... (default: cuda when available)')
-    s.add_argument('--quiet', action='store_true', help='no progress bar')
+    sp.add_argument('--eta', type=float, help=f'DDIM noise, from 0 (deterministic) to 1 (like DDPM, the most forgiving of a briefly trained model); ddim only (default: {DEFAULTS["eta"]:g})')
+    sp.add_argument('--spacing', default=DEFAULTS['spacing'], choices=SPACINGS, help=f'which timesteps a short sampler visits (default: {DEFAULTS["spacing"]})')
+    sp.add_argument('--var', default=DEFAULTS['var_type'], choices=('large', 'small'), help=f'DDPM variance: beta_t (large) or beta tilde (small) (default: {DEFAULTS["var_type"]})')
+    sp.add_argument('--label', type=int, help='class label for every sample (default: labels cycle 0, 1, 2, ...)')
+    sp.add_argument('--guidance', type=float, default=0.0, help='classifier-free guidance weight w of Ho & Salimans; 0 is none (default: 0)')
+    sp.add_argument('--raw', action='store_true', help='use the raw weights instead of the EMA')
+    sp.add_argument('--seed', type=int, default=0)
+    sp.add_argument('--batch-size', type=_positive, default=256, help='samples per network call (default: 256)')
+    sp.add_argument('--out', help='output PNG (default: samples.png in the run directory)')
+    sp.add_argument('--gif', help='also write an animated GIF of the denoising path here')
+    sp.add_argument('--npy', help='also write the raw samples here (uint8 images, or float points for 2-D toys)')
+    sp.add_argument('--device', help='cpu, cuda, ... (default: cuda when available)')
+    sp.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
 
 # %% ../nbs/09_cli.ipynb #c5e61512
 def data_and_model(args) -> tuple:
     "The data set and a fresh model that fits it, from the train options."
     if args.data in TOYS: return PointsDataset(args.data, seed=args.seed), MLPDenoiser(hidden=256, depth=4)
-    ds = load_images(args.data, 'train', size=args.image_size, channels=args.channels)
+    ds = load_images(args.data, 'train', size=args.image_size, channels=args.channels, skip_corrupt=args.skip_bad_images)
     x, _ = ds[0]
     classes = None if args.unconditional else getattr(ds, 'classes', None)
     over = {k: v for k, v in dict(base_channels=args.base_channels, channel_mults=args.channel_mults,
@@ -144,15 +147,30 @@ def init_distributed(device=None):
     else: torch.distributed.init_process_group('gloo'); device = 'cpu'
     return device, torch.distributed.get_rank()
 
-def check_resume(out:Path, model, s:NoiseSchedule):
-    "Refuse to resume a run whose checkpoint has another model or schedule than the options give."
+def check_resume(out:Path, model, schedule:NoiseSchedule, cfg:TrainConfig):
+    "Refuse to resume a run whose checkpoint has another model, schedule or training options than these options give."
     latest = latest_checkpoint(out)
     if latest is None: return
     meta = read_config(latest)
-    mine = json.loads(json.dumps(dict(model=asdict(model.config), schedule=s.config)))
+    mine = json.loads(json.dumps(dict(model=asdict(model.config), schedule=schedule.config)))
     for k in ('model', 'schedule'):
         if meta.get(k) != mine[k]:
             raise ValueError(f'--resume: {latest} was trained with {k} {meta.get(k)}, but these options give {mine[k]}; repeat the options of the original run')
+    if diff := changed_options(meta.get('train', {}), cfg):
+        raise ValueError(f'--resume: {latest} was trained with ' + ', '.join(f'{k}={a!r}' for k, (a, _) in diff.items()) + ', but these options give '
+                         + ', '.join(f'{k}={b!r}' for k, (_, b) in diff.items()) + '; repeat the options of the original run (only --train-steps may change)')
+
+def _claim_out(args) -> dict:
+    "Check --out before any work: writable, and --resume / --overwrite fit what it holds; returns the run's saved options."
+    out = Path(args.out)
+    _writable(out / 'checkpoints' / 'latest', '--out')     # before any training, not after it
+    if args.resume and args.overwrite: raise ValueError('give --resume or --overwrite, not both')
+    latest = latest_checkpoint(out)
+    if args.resume and latest is None: raise FileNotFoundError(f'--resume: {out} holds no checkpoint to resume')
+    if not (args.resume or args.overwrite) and latest is not None:
+        raise FileExistsError(f'{out} already holds a run (latest checkpoint {latest.name}); '
+                              'pass --resume to continue it, or --overwrite to start again there')
+    return read_config(latest).get('train', {}) if args.resume else {}
 
 def cmd_train(args) -> Path:
     "`ddpm_nb train`: build data and model, train, write a final sample grid; returns the grid's path."
@@ -160,38 +178,34 @@ def cmd_train(args) -> Path:
     if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
         raise ValueError(f'--epochs must be a finite number > 0, got {args.epochs}')
     device, rank = init_distributed(str(default_device(args.device)) if args.device else None)
+    saved = _claim_out(args)
+    check_fits(200 * args.timesteps, 'cpu', f'--timesteps {args.timesteps}: the noise schedule\'s tables')   # about 200 bytes a step
     torch.manual_seed(args.seed)                              # the initial weights, too, follow --seed
     ds, model = data_and_model(args)
     steps = args.steps or (max(1, math.ceil(args.epochs * len(ds) / args.batch_size)) if args.epochs else 10000)
-    cfg = TrainConfig(steps=steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=min(args.warmup_steps, steps),
+    warmup = args.warmup_steps if args.warmup_steps is not None else saved.get('warmup_steps', min(500, steps))
+    cfg = TrainConfig(steps=steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=warmup,
                       grad_accum=args.grad_accum, ema_decay=args.ema_decay, target=args.target, loss=args.loss,
                       min_snr_gamma=args.min_snr_gamma, label_dropout=args.label_dropout, amp=args.amp, seed=args.seed,
                       ckpt_every=min(args.ckpt_every, steps), sample_every=args.sample_every or min(args.ckpt_every, steps),
                       val_max=args.val_max, val_fraction=0.05 if args.val_max > 0 else 0.0,
                       val_every=min(args.ckpt_every, steps), log_every=max(1, min(100, steps // 20)), progress=not args.quiet)
-    s = NoiseSchedule.from_name(args.schedule, args.timesteps)
-    out = Path(args.out)
-    _writable(out / 'checkpoints' / 'latest', '--out')     # before any training, not after it
-    if args.resume and args.overwrite: raise ValueError('give --resume or --overwrite, not both')
-    if args.resume and latest_checkpoint(out) is None: raise FileNotFoundError(f'--resume: {out} holds no checkpoint to resume')
-    if not (args.resume or args.overwrite) and latest_checkpoint(out) is not None:
-        raise FileExistsError(f'{out} already holds a run (latest checkpoint {latest_checkpoint(out).name}); '
-                              'pass --resume to continue it, or --overwrite to start again there')
-    if args.resume: check_resume(out, model, s)
+    schedule, out = NoiseSchedule.from_name(args.schedule, args.timesteps), Path(args.out)
+    if args.resume: check_resume(out, model, schedule, cfg)
     def hook(step, ema_model):
-        save_outputs(ema_model, s, out / 'samples' / f'step-{step:08d}.png', n=args.grid_size, target=cfg.target, steps=min(50, s.T), seed=0, eta=1.0)
+        save_outputs(ema_model, schedule, out / 'samples' / f'step-{step:08d}.png', n=args.grid_size, target=cfg.target, steps=min(50, schedule.T), seed=0, eta=1.0)
     n_params = sum(p.numel() for p in model.parameters())
     if rank == 0: print(f'ddpm_nb train: {len(ds)} training items from {args.data!r}, a {type(model).__name__} with {n_params:,} parameters, '
           f'{steps} steps of {args.batch_size}; writing to {out}', file=sys.stderr)
     t0 = time.perf_counter()
-    run = train(model, s, ds, cfg, out, resume=args.resume, overwrite=args.overwrite, device=device, sample_hook=hook)
+    run = train(model, schedule, ds, cfg, out, resume=args.resume, overwrite=args.overwrite, device=device, sample_hook=hook)
     grid = out / 'samples' / f'step-{run["step"]:08d}.png'
     if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     if rank == 0: print(f'trained to step {run["step"]} in {time.perf_counter() - t0:.0f} s; checkpoint in {out / "checkpoints"}; samples in {grid}')
     return grid
 
 # %% ../nbs/09_cli.ipynb #ec29ef68
-def save_outputs(model, s:NoiseSchedule, path, n:int=64, target:str='eps', sampler:str=DEFAULTS['sampler'], steps:int=DEFAULTS['steps'], seed:int=0,
+def save_outputs(model, schedule:NoiseSchedule, path, n:int=64, target:str='eps', sampler:str=DEFAULTS['sampler'], steps:int=DEFAULTS['steps'], seed:int=0,
                  label:int=None, gif=None, npy=None, progress:bool=False, batch_size:int=256, **kw) -> Path:
     "Sample n items and write a PNG (an image grid, or a scatter plot for 2-D points), plus an optional GIF and .npy."
     cfg = model.config
@@ -201,8 +215,8 @@ def save_outputs(model, s:NoiseSchedule, path, n:int=64, target:str='eps', sampl
     if cfg.num_classes is not None: y = torch.full((n,), label) if label is not None else torch.arange(n) % cfg.num_classes
     elif label is not None: raise ValueError('--label was given but this model is not class-conditional (it was trained without labels)')
     steps = None if sampler == 'ddpm' else steps
-    keep = gif_timesteps(s.T, steps) if gif else ()
-    out = sample(model, s, shape, sampler, steps, target=target, y=y, clip_x0=images, progress=progress, batch_size=batch_size,
+    keep = gif_timesteps(schedule.T, steps) if gif else ()
+    out = sample(model, schedule, shape, sampler, steps, target=target, y=y, clip_x0=images, progress=progress, batch_size=batch_size,
                  generator=torch.Generator().manual_seed(seed), keep=keep, **kw)
     x, traj = out if keep else (out, None)
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -238,22 +252,25 @@ def cmd_sample(args) -> Path:
     ck = Path(args.checkpoint)
     if not ck.exists(): raise FileNotFoundError(f'checkpoint {ck} does not exist; pass the --out directory of `ddpm_nb train` or one of its checkpoints/step-* folders')
     device = default_device(args.device)                 # a device this machine lacks: one clear error
-    model, s, meta = load_model(ck, device, ema=not args.raw)
+    model, schedule, meta = load_model(ck, device, ema=not args.raw)
     make_fast(model)                                     # the same function, faster (chapter 12)
-    if s is None:                                        # a model folder saved without its schedule
-        s = NoiseSchedule.from_name('linear', 1000).to(device)
+    if schedule is None:                                        # a model folder saved without its schedule
+        schedule = NoiseSchedule.from_name('linear', 1000).to(device)
         print(f'ddpm_nb sample: note: {ck} stores no noise schedule; using the paper\'s linear schedule with T=1000', file=sys.stderr)
     target = meta.get('target') or meta.get('train', {}).get('target', 'eps')
     if args.guidance and model.config.num_classes is None: raise ValueError('--guidance needs a class-conditional model; this one was trained without labels')
     if args.label is not None and model.config.num_classes is not None and not 0 <= args.label < model.config.num_classes:
         raise ValueError(f'--label must be in [0, {model.config.num_classes - 1}], got {args.label}')
-    if args.sampler == 'ddpm' and args.steps not in (None, s.T):
-        raise ValueError(f'the ddpm sampler takes all T={s.T} steps; drop --steps, or use --sampler ddim --eta 1 for fewer')
+    if args.sampler == 'ddpm' and args.steps not in (None, schedule.T):
+        raise ValueError(f'the ddpm sampler takes all T={schedule.T} steps; drop --steps, or use --sampler ddim --eta 1 for fewer')
     out = Path(args.out) if args.out else (ck if (ck / 'checkpoints').is_dir() else ck.parent.parent) / 'samples.png'
     for option, path in (('--out', out), ('--gif', args.gif), ('--npy', args.npy)):   # all checked before anything is written
         if path: _writable(Path(path), option)
+    frames = len(gif_timesteps(schedule.T, None if args.sampler == 'ddpm' else args.steps or DEFAULTS['steps'])) if args.gif else 0
+    per_sample = 4 * math.prod(getattr(model.config, k, 1) for k in ('in_channels', 'image_size', 'image_size', 'dim'))
+    check_fits(args.num * per_sample * (3 + 2 * frames), device, f'-n {args.num}: {args.num:,} samples')   # kept, copied, GIF frames
     t0 = time.perf_counter()
-    save_outputs(model, s, out, args.num, target, args.sampler, args.steps or DEFAULTS['steps'], args.seed, args.label,
+    save_outputs(model, schedule, out, args.num, target, args.sampler, args.steps or DEFAULTS['steps'], args.seed, args.label,
                  args.gif, args.npy, not args.quiet, args.batch_size, eta=args.eta, spacing=args.spacing, var_type=args.var, w=args.guidance)
     weights = f'step {meta["step"]}' if 'step' in meta else 'saved'
     print(f'{args.num} samples ({args.sampler}, {weights} weights) in {time.perf_counter() - t0:.1f} s: {out}'
@@ -266,7 +283,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         (cmd_train if args.command == 'train' else cmd_sample)(args)
-    except (ValueError, OSError, ImportError, FloatingPointError, torch.OutOfMemoryError) as e:   # expected: bad input or environment
+    except (ValueError, OSError, ImportError, FloatingPointError, MemoryError, torch.OutOfMemoryError) as e:   # expected: bad input or environment
         print(f'ddpm_nb {args.command}: error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

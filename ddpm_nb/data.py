@@ -14,6 +14,7 @@ import math
 import os
 import random
 import warnings
+import zlib
 from pathlib import Path
 import numpy as np
 import matplotlib
@@ -163,7 +164,8 @@ class ImageFolderDataset(Dataset):
     "Images from a folder: flat (labels -1) or one sub-folder per class, transformed to (C, size, size) in [-1, 1]."
     def __init__(self, root, # the folder
                  size:int=64, channels:int=3, crop:str='center', hflip:bool=False, # see ImageTransform
-                 skip_corrupt:bool=False, # check every image now and leave out unreadable ones
+                 skip_corrupt:bool=False, # leave unreadable images out (with a warning) instead of refusing the folder
+                 scan:bool=True, # decode every image now, so that a bad file is found before training starts
                  extensions=IMAGE_EXTENSIONS):
         root = Path(root)
         if not root.is_dir(): raise FileNotFoundError(f'image folder {root} does not exist')
@@ -175,14 +177,21 @@ class ImageFolderDataset(Dataset):
             self.samples = [(p, i) for i, d in enumerate(subs) for p in _images_in(d, extensions)]
         if not self.samples:
             raise ValueError(f'no images found in {root} or its sub-folders (looked for {" ".join(extensions)})')
-        self.skipped = []
-        if skip_corrupt:
-            self.skipped = [p for p, _ in self.samples if not _readable(p)]
-            self.samples = [s for s in self.samples if s[0] not in set(self.skipped)]
-            if self.skipped:
-                warnings.warn(f'skipped {len(self.skipped)} unreadable image(s) in {root}, e.g. {self.skipped[0].name}')
-            if not self.samples: raise ValueError(f'every image in {root} is unreadable')
-        self.root, self.transform = root, ImageTransform(size, channels, crop, hflip)
+        self.root, self.transform, self.skipped = root, ImageTransform(size, channels, crop, hflip), []
+        if scan or skip_corrupt: self._scan(skip_corrupt)
+
+    def _scan(self, skip:bool):
+        "Decode every image once; refuse the folder, naming the bad files, or (skip) leave them out."
+        bad = [(p, why) for p, _ in self.samples if (why := _problem(p))]
+        if not bad: return
+        if len(bad) == len(self.samples): raise ValueError(f'none of the {len(bad)} images in {self.root} can be read, e.g. {bad[0][0]}: {bad[0][1]}')
+        if not skip:
+            some = '; '.join(f'{p.relative_to(self.root)} ({why})' for p, why in bad[:3]) + (' ...' if len(bad) > 3 else '')
+            raise ValueError(f'{len(bad)} of {len(self.samples)} images in {self.root} cannot be read: {some}. Fix or remove them, '
+                             'or leave them out with skip_corrupt=True (--skip-bad-images on the command line)')
+        self.skipped = [p for p, _ in bad]
+        self.samples = [s for s in self.samples if s[0] not in set(self.skipped)]
+        warnings.warn(f'skipped {len(bad)} unreadable image(s) in {self.root}, e.g. {self.skipped[0].name}')
 
     def __len__(self): return len(self.samples)
     def __getitem__(self, i:int):
@@ -194,17 +203,21 @@ class ImageFolderDataset(Dataset):
         return x, y
     def __repr__(self): return f'ImageFolderDataset({self.root}, {len(self)} images, classes={self.classes}, {self.transform})'
 
-def _readable(path:Path) -> bool:
+def _problem(path:Path) -> str:
+    "Why the image at path cannot be used (decoding it fully), or None. No randomness: the crop and flip come later."
     try:
-        with Image.open(path) as img: img.load()
-        return True
-    except Exception: return False
+        with Image.open(path) as img: img.load(); to_8bit(img)
+    except Exception as e: return str(e).split('\n')[0][:100] or type(e).__name__
+    return None
 
 # %% ../nbs/05_data.ipynb #f94d7824
 def read_idx(path) -> np.ndarray:
     "Read an idx file (gzipped or not) of unsigned bytes into a numpy array of its shape."
     path = Path(path)
-    with (gzip.open if path.suffix == '.gz' else open)(path, 'rb') as f: b = f.read()
+    try:
+        with (gzip.open if path.suffix == '.gz' else open)(path, 'rb') as f: b = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:      # a download cut short, or not gzip at all
+        raise ValueError(f'{path} is damaged: its gzip data cannot be read ({e or type(e).__name__}); download it again') from None
     if len(b) < 4 or b[0] != 0 or b[1] != 0:
         raise ValueError(f'{path} is not an idx file (expected two zero bytes at the start, got {b[:4]!r})')
     if b[2] != 0x08: raise ValueError(f'{path}: only unsigned-byte idx data (type 0x08) is supported, got type {b[2]:#04x}')
@@ -310,6 +323,7 @@ def hf_image_dataset(source, split:str='train', **kwargs) -> HFImageDataset:
 def load_images(source='digits', # 'digits', an idx folder, an image folder, a save_to_disk / parquet folder, or a hub name
                 split:str='train', # 'train' or 'test' (for digits, test uses another seed)
                 size:int=None, channels:int=None, # default: the source's own (digits: 28, 1)
+                skip_corrupt:bool=False, # image folders: leave unreadable images out instead of refusing the folder
                 **kwargs) -> Dataset: # passed to the chosen loader (e.g. n for digits, crop/hflip for folders)
     "An image data set of (x, y) pairs, x in [-1, 1], from a name or a path."
     if str(source) == 'fashion_mnist': return fashion_mnist(split, size=size, channels=channels, **kwargs)
@@ -321,7 +335,7 @@ def load_images(source='digits', # 'digits', an idx folder, an image folder, a s
         if any(p.glob('*-idx3-ubyte*')): return IdxDataset(p, split, size, channels or 1)
         if (p / 'dataset_dict.json').exists() or (p / 'state.json').exists() or any(p.rglob('*.parquet')):
             return hf_image_dataset(p, split, size=size, channels=channels, **kwargs)
-        return ImageFolderDataset(p, size or 64, channels or 3, **kwargs)
+        return ImageFolderDataset(p, size or 64, channels or 3, skip_corrupt=skip_corrupt, **kwargs)
     if p.exists(): raise ValueError(f'{p} is a file; pass a folder (of images, idx files or a saved data set) or a hub name')
     return hf_image_dataset(source, split, size=size, channels=channels, **kwargs)
 

@@ -74,41 +74,41 @@ def q_sample(x0:Tensor, # clean data x_0, shape (B, ...)
 import torch.nn.functional as F
 
 # %% ../nbs/03_reverse_process.ipynb #4e758321
-def q_posterior(s, # a NoiseSchedule
+def q_posterior(schedule, # a NoiseSchedule
                 x0:Tensor, # clean data, (B, ...)
                 x_t:Tensor, # noised data at step t, like x0
                 t:Tensor|int, # timestep indices in [0, T)
                ) -> tuple: # (mean like x0, variance (B, 1, ...), log-variance (B, 1, ...) clipped at the first step)
     "Mean and variance of the posterior q(x_{t-1} | x_t, x_0) = N(coef1 x_0 + coef2 x_t, beta_tilde_t)."
-    mean = extract(s.posterior_mean_coef1, t, x_t.shape) * x0 + extract(s.posterior_mean_coef2, t, x_t.shape) * x_t
-    return mean, extract(s.posterior_variance, t, x_t.shape), extract(s.posterior_log_variance_clipped, t, x_t.shape)
+    mean = extract(schedule.posterior_mean_coef1, t, x_t.shape) * x0 + extract(schedule.posterior_mean_coef2, t, x_t.shape) * x_t
+    return mean, extract(schedule.posterior_variance, t, x_t.shape), extract(schedule.posterior_log_variance_clipped, t, x_t.shape)
 
 # %% ../nbs/03_reverse_process.ipynb #9c6147ec
-def _sqrt_ab(s, t, shape): return extract(s.sqrt_alpha_bar, t, shape), extract(s.sqrt_one_minus_alpha_bar, t, shape)
+def _sqrt_ab(schedule, t, shape): return extract(schedule.sqrt_alpha_bar, t, shape), extract(schedule.sqrt_one_minus_alpha_bar, t, shape)
 
-def x0_from_eps(s, x_t:Tensor, t:Tensor|int, eps:Tensor) -> Tensor:
+def x0_from_eps(schedule, x_t:Tensor, t:Tensor|int, eps:Tensor) -> Tensor:
     "x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."
-    a, b = _sqrt_ab(s, t, x_t.shape)
+    a, b = _sqrt_ab(schedule, t, x_t.shape)
     return (x_t - b * eps) / a
 
-def eps_from_x0(s, x_t:Tensor, t:Tensor|int, x0:Tensor) -> Tensor:
+def eps_from_x0(schedule, x_t:Tensor, t:Tensor|int, x0:Tensor) -> Tensor:
     "eps = (x_t - sqrt(alpha_bar_t) x_0) / sqrt(1 - alpha_bar_t)."
-    a, b = _sqrt_ab(s, t, x_t.shape)
+    a, b = _sqrt_ab(schedule, t, x_t.shape)
     return (x_t - a * x0) / b
 
-def v_from_x0_eps(s, x0:Tensor, t:Tensor|int, eps:Tensor) -> Tensor:
+def v_from_x0_eps(schedule, x0:Tensor, t:Tensor|int, eps:Tensor) -> Tensor:
     "v = sqrt(alpha_bar_t) eps - sqrt(1 - alpha_bar_t) x_0 (Salimans & Ho 2022)."
-    a, b = _sqrt_ab(s, t, x0.shape)
+    a, b = _sqrt_ab(schedule, t, x0.shape)
     return a * eps - b * x0
 
-def x0_from_v(s, x_t:Tensor, t:Tensor|int, v:Tensor) -> Tensor:
+def x0_from_v(schedule, x_t:Tensor, t:Tensor|int, v:Tensor) -> Tensor:
     "x_0 = sqrt(alpha_bar_t) x_t - sqrt(1 - alpha_bar_t) v."
-    a, b = _sqrt_ab(s, t, x_t.shape)
+    a, b = _sqrt_ab(schedule, t, x_t.shape)
     return a * x_t - b * v
 
-def eps_from_v(s, x_t:Tensor, t:Tensor|int, v:Tensor) -> Tensor:
+def eps_from_v(schedule, x_t:Tensor, t:Tensor|int, v:Tensor) -> Tensor:
     "eps = sqrt(1 - alpha_bar_t) x_t + sqrt(alpha_bar_t) v."
-    a, b = _sqrt_ab(s, t, x_t.shape)
+    a, b = _sqrt_ab(schedule, t, x_t.shape)
     return b * x_t + a * v
 
 # %% ../nbs/03_reverse_process.ipynb #e3b36606
@@ -117,22 +117,22 @@ TARGETS = ('eps', 'x0', 'v')
 def _check_target(target):
     if target not in TARGETS: raise ValueError(f'unknown prediction target {target!r}; valid targets: {", ".join(TARGETS)}')
 
-def target_from(s, x0:Tensor, t:Tensor|int, eps:Tensor, target:str='eps') -> Tensor:
+def target_from(schedule, x0:Tensor, t:Tensor|int, eps:Tensor, target:str='eps') -> Tensor:
     "The regression target for `target` in TARGETS, given the clean data and the noise."
     _check_target(target)
     if target == 'eps': return eps
     if target == 'x0': return x0
-    return v_from_x0_eps(s, x0, t, eps)
+    return v_from_x0_eps(schedule, x0, t, eps)
 
-def predict_x0_eps(s, x_t:Tensor, t:Tensor|int, pred:Tensor, target:str='eps') -> tuple:
+def predict_x0_eps(schedule, x_t:Tensor, t:Tensor|int, pred:Tensor, target:str='eps') -> tuple:
     "Turn a network output for `target` into the predicted (x_0, eps)."
     _check_target(target)
-    if target == 'eps': return x0_from_eps(s, x_t, t, pred), pred
-    if target == 'x0': return pred, eps_from_x0(s, x_t, t, pred)
-    return x0_from_v(s, x_t, t, pred), eps_from_v(s, x_t, t, pred)
+    if target == 'eps': return x0_from_eps(schedule, x_t, t, pred), pred
+    if target == 'x0': return pred, eps_from_x0(schedule, x_t, t, pred)
+    return x0_from_v(schedule, x_t, t, pred), eps_from_v(schedule, x_t, t, pred)
 
 # %% ../nbs/03_reverse_process.ipynb #40be5787
-def p_mean_variance(s, # a NoiseSchedule
+def p_mean_variance(schedule, # a NoiseSchedule
                     pred:Tensor, # the network's output at (x_t, t)
                     x_t:Tensor, # current noisy sample
                     t:Tensor|int, # timestep indices in [0, T)
@@ -141,16 +141,16 @@ def p_mean_variance(s, # a NoiseSchedule
                     clip_x0:bool=False, # clip the predicted x_0 to [-1, 1]
                    ) -> dict: # mean, variance, log_variance, x0 (the predicted x_0), eps
     "The reverse step p(x_{t-1} | x_t) = N(mu_tilde(x_t, x0_hat), sigma_t^2 I) from a network prediction."
-    x0_hat, eps_hat = predict_x0_eps(s, x_t, t, pred, target)
+    x0_hat, eps_hat = predict_x0_eps(schedule, x_t, t, pred, target)
     if clip_x0: x0_hat = x0_hat.clamp(-1, 1)
-    mean, _, log_var = q_posterior(s, x0_hat, x_t, t)
+    mean, _, log_var = q_posterior(schedule, x0_hat, x_t, t)
     var = log_var.exp()          # beta_tilde, with the first step's 0 replaced like its log (see above)
     if var_type == 'large':
         # beta_t, except at the first step, which keeps beta_tilde at index 1 (beta_tilde at index 0 is 0)
-        large = torch.cat([s.posterior_variance[1:2], s.betas[1:]]) if s.T > 1 else s.betas
+        large = torch.cat([schedule.posterior_variance[1:2], schedule.betas[1:]]) if schedule.T > 1 else schedule.betas
         var = extract(large, t, x_t.shape); log_var = var.log()
     elif isinstance(var_type, Tensor):
-        if var_type.shape != (s.T,): raise ValueError(f'a variance table must have shape (T,) = ({s.T},), got {tuple(var_type.shape)}')
+        if var_type.shape != (schedule.T,): raise ValueError(f'a variance table must have shape (T,) = ({schedule.T},), got {tuple(var_type.shape)}')
         var = extract(var_type, t, x_t.shape); log_var = var.log()
     elif var_type != 'small': raise ValueError(f"unknown var_type {var_type!r}; use 'small' (beta tilde), 'large' (beta) or a (T,) tensor")
     return dict(mean=mean, variance=var, log_variance=log_var, x0=x0_hat, eps=eps_hat)
@@ -180,7 +180,7 @@ def min_snr_weight(snr:Tensor, # SNR_t per example
 
 # %% ../nbs/03_reverse_process.ipynb #ac3f2483
 def diffusion_loss(model, # callable model(x_t, t, **model_kwargs) -> prediction like x_t
-                   s, # a NoiseSchedule
+                   schedule, # a NoiseSchedule
                    x0:Tensor, # clean data in [-1, 1], (B, ...)
                    t:Tensor=None, # (B,) timestep indices; uniform over [0, T) if None
                    noise:Tensor=None, # standard normal noise like x0; drawn if None
@@ -195,20 +195,20 @@ def diffusion_loss(model, # callable model(x_t, t, **model_kwargs) -> prediction
     _check_target(target)
     if loss not in LOSSES: raise ValueError(f'unknown loss {loss!r}; valid losses: {", ".join(LOSSES)}')
     if reduction not in ('mean', 'none'): raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    if t is None: t = torch.randint(0, s.T, (x0.shape[0],), device=x0.device)
+    if t is None: t = torch.randint(0, schedule.T, (x0.shape[0],), device=x0.device)
     if noise is None: noise = torch.randn_like(x0)
-    x_t = s.q_sample(x0, t, noise)
+    x_t = schedule.q_sample(x0, t, noise)
     pred = model(x_t, t, **model_kwargs)
     if pred.shape != x_t.shape:
         raise ValueError(f'the model returned shape {tuple(pred.shape)} for input of shape {tuple(x_t.shape)}; '
                          f'a {target!r} prediction must have the input\'s shape')
-    per_example = elementwise_loss(pred, target_from(s, x0, t, noise, target), loss, huber_delta).flatten(1).mean(1)
+    per_example = elementwise_loss(pred, target_from(schedule, x0, t, noise, target), loss, huber_delta).flatten(1).mean(1)
     if min_snr_gamma is not None:
-        per_example = per_example * min_snr_weight(extract(s.snr, t, (len(x0),)).flatten(), min_snr_gamma, target)
+        per_example = per_example * min_snr_weight(extract(schedule.snr, t, (len(x0),)).flatten(), min_snr_gamma, target)
     return per_example.mean() if reduction == 'mean' else per_example
 
 # %% ../nbs/03_reverse_process.ipynb #ddeb8248
-def gaussian_optimal_predictor(s, # a NoiseSchedule
+def gaussian_optimal_predictor(schedule, # a NoiseSchedule
                                mu, # data mean: a float or a tensor broadcastable over one example
                                sigma, # data standard deviation, same shape rules
                                target:str='eps', # which prediction the model returns
@@ -216,7 +216,7 @@ def gaussian_optimal_predictor(s, # a NoiseSchedule
     "The exact minimum-MSE model for data x0 ~ N(mu, diag(sigma^2)): a callable model(x_t, t)."
     _check_target(target)
     def model(x_t, t, **kwargs):
-        a, b = _sqrt_ab(s, t, x_t.shape)
+        a, b = _sqrt_ab(schedule, t, x_t.shape)
         m, s2 = torch.as_tensor(mu, dtype=x_t.dtype, device=x_t.device), torch.as_tensor(sigma, dtype=x_t.dtype, device=x_t.device) ** 2
         r = (x_t - a * m) / (a ** 2 * s2 + b ** 2)            # residual scaled by the variance of x_t
         x0_hat, eps_hat = m + a * s2 * r, b * r
@@ -244,31 +244,31 @@ def discretized_gaussian_log_likelihood(x:Tensor, # data on the 256-level grid o
 # %% ../nbs/03_reverse_process.ipynb #cedc89d8
 def _bits(x): return x.flatten(1).mean(1) / math.log(2)     # nats per element -> bits per dimension, per example
 
-def prior_bpd(s, x0:Tensor) -> Tensor:
+def prior_bpd(schedule, x0:Tensor) -> Tensor:
     "L_T = KL(q(x_T | x_0) || N(0, I)) in bits per dimension, per example."
-    t_last = torch.full((x0.shape[0],), s.T - 1, device=x0.device)
-    a, b = _sqrt_ab(s, t_last, x0.shape)
+    t_last = torch.full((x0.shape[0],), schedule.T - 1, device=x0.device)
+    a, b = _sqrt_ab(schedule, t_last, x0.shape)
     return _bits(normal_kl(a * x0, torch.log(b ** 2), torch.zeros_like(x0), torch.zeros_like(x0)))
 
 def vb_term_bpd(model, # callable model(x_t, t, **model_kwargs)
-                s, # a NoiseSchedule
+                schedule, # a NoiseSchedule
                 x0:Tensor, # data on the 256-level grid of [-1, 1]
                 t:Tensor, # (B,) timestep indices
                 noise:Tensor=None, # noise used to draw x_t; drawn if None
                 target:str='eps', var_type:str='small', **model_kwargs) -> Tensor:
     "One term of the bound per example, in bits/dim: the decoder NLL L_0 where t == 0, else KL(q posterior || p_theta)."
-    x_t = s.q_sample(x0, t, noise)
-    p = p_mean_variance(s, model(x_t, t, **model_kwargs), x_t, t, target, var_type)
-    q_mean, _, q_log_var = q_posterior(s, x0, x_t, t)
+    x_t = schedule.q_sample(x0, t, noise)
+    p = p_mean_variance(schedule, model(x_t, t, **model_kwargs), x_t, t, target, var_type)
+    q_mean, _, q_log_var = q_posterior(schedule, x0, x_t, t)
     kl = normal_kl(q_mean, q_log_var, p['mean'], p['log_variance'])
     decoder_nll = -discretized_gaussian_log_likelihood(x0, p['mean'], 0.5 * p['log_variance'])
     return torch.where(t == 0, _bits(decoder_nll), _bits(kl))
 
 @torch.no_grad()
-def nll_bpd(model, s, x0:Tensor, target:str='eps', var_type:str='small', **model_kwargs) -> dict:
+def nll_bpd(model, schedule, x0:Tensor, target:str='eps', var_type:str='small', **model_kwargs) -> dict:
     "The variational bound on -log p(x0) in bits/dim per example: total, prior, and the (B, T) per-step terms."
     B = x0.shape[0]
-    terms = torch.stack([vb_term_bpd(model, s, x0, torch.full((B,), i, device=x0.device), None, target, var_type, **model_kwargs)
-                         for i in range(s.T)], 1)
-    prior = prior_bpd(s, x0)
+    terms = torch.stack([vb_term_bpd(model, schedule, x0, torch.full((B,), i, device=x0.device), None, target, var_type, **model_kwargs)
+                         for i in range(schedule.T)], 1)
+    prior = prior_bpd(schedule, x0)
     return dict(total=terms.sum(1) + prior, prior=prior, terms=terms)

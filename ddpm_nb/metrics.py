@@ -117,16 +117,16 @@ def quality(net:FeatureNet, real, fake, # images (N, C, H, W) in [-1, 1] or uint
 
 # %% ../nbs/08_evaluation.ipynb #8247436c
 @torch.no_grad()
-def nll_bpd_estimate(model, s, x0:Tensor, # held-out data on the 256-level grid of [-1, 1]
+def nll_bpd_estimate(model, schedule, x0:Tensor, # held-out data on the 256-level grid of [-1, 1]
                      n_t:int=50, # timesteps sampled per image (the exact bound needs all T)
                      target:str='eps', var_type:str='small', seed:int=0, **model_kwargs) -> dict:
     "Unbiased Monte Carlo estimate of the variational bound in bits/dim: L_T + L_0 + (T - 1) E_t[L_t], t uniform in 1..T-1."
     g = torch.Generator().manual_seed(seed)
     B, dev = x0.shape[0], x0.device
-    l0 = vb_term_bpd(model, s, x0, torch.zeros(B, dtype=torch.long, device=dev), None, target, var_type, **model_kwargs)
-    terms = torch.stack([vb_term_bpd(model, s, x0, torch.randint(1, s.T, (B,), generator=g).to(dev),
+    l0 = vb_term_bpd(model, schedule, x0, torch.zeros(B, dtype=torch.long, device=dev), None, target, var_type, **model_kwargs)
+    terms = torch.stack([vb_term_bpd(model, schedule, x0, torch.randint(1, schedule.T, (B,), generator=g).to(dev),
                                      torch.randn(x0.shape, generator=g).to(dev), target, var_type, **model_kwargs)
                          for _ in range(n_t)], 1)
-    total = prior_bpd(s, x0) + l0 + (s.T - 1) * terms.mean(1)
+    total = prior_bpd(schedule, x0) + l0 + (schedule.T - 1) * terms.mean(1)
     # each image's estimate is independent, so the spread across images covers both the data and the sampled t
     return dict(bpd=total.mean().item(), se=(total.std() / math.sqrt(B)).item() if B > 1 else float('nan'), per_image=total)

@@ -51,38 +51,38 @@ def guided_prediction(model, x:Tensor, t:Tensor,
     return cond + w * (cond - uncond)
 
 # %% ../nbs/07_sampling.ipynb #cbc89bd0
-def alpha_bar_at(s:NoiseSchedule, i:int) -> Tensor:
+def alpha_bar_at(schedule:NoiseSchedule, i:int) -> Tensor:
     "alpha_bar at 0-based index i, with alpha_bar = 1 at i = -1 (clean data, the sampler's last target)."
-    return s.alpha_bar[i] if i >= 0 else torch.ones((), dtype=s.alpha_bar.dtype, device=s.alpha_bar.device)
+    return schedule.alpha_bar[i] if i >= 0 else torch.ones((), dtype=schedule.alpha_bar.dtype, device=schedule.alpha_bar.device)
 
-def ddpm_step(s:NoiseSchedule, x:Tensor, i:int, x0:Tensor, var_type:str='large', generator=None) -> Tensor:
+def ddpm_step(schedule:NoiseSchedule, x:Tensor, i:int, x0:Tensor, var_type:str='large', generator=None) -> Tensor:
     "x_t -> x_{t-1} of Algorithm 2: the posterior mean around the predicted x0, plus sigma_t z except at the last step."
-    out = p_mean_variance(s, x0, x, i, 'x0', var_type)
+    out = p_mean_variance(schedule, x0, x, i, 'x0', var_type)
     if i == 0: return out['mean']
     return out['mean'] + (0.5 * out['log_variance']).exp() * randn(x.shape, generator, x.device)
 
-def ddim_sigma(s:NoiseSchedule, i:int, i_prev:int, eta:float) -> Tensor:
+def ddim_sigma(schedule:NoiseSchedule, i:int, i_prev:int, eta:float) -> Tensor:
     "Song et al.'s sigma: eta * sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)); eta = 1 on consecutive steps gives beta tilde."
-    ab, ab_prev = alpha_bar_at(s, i), alpha_bar_at(s, i_prev)
+    ab, ab_prev = alpha_bar_at(schedule, i), alpha_bar_at(schedule, i_prev)
     return eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
 
-def ddim_step(s:NoiseSchedule, x:Tensor, i:int, i_prev:int, x0:Tensor, eps:Tensor, eta:float=0.0, generator=None) -> Tensor:
+def ddim_step(schedule:NoiseSchedule, x:Tensor, i:int, i_prev:int, x0:Tensor, eps:Tensor, eta:float=0.0, generator=None) -> Tensor:
     "x_t -> x_{t_prev} (Song et al. 2021, eq. 12): re-noise the predicted x0 with the predicted eps, plus fresh noise when eta > 0."
-    ab_prev, sigma = alpha_bar_at(s, i_prev), ddim_sigma(s, i, i_prev, eta)
+    ab_prev, sigma = alpha_bar_at(schedule, i_prev), ddim_sigma(schedule, i, i_prev, eta)
     x_prev = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp(min=0).sqrt() * eps
     if eta > 0 and i_prev >= 0: x_prev = x_prev + sigma * randn(x.shape, generator, x.device)
     return x_prev
 
-def log_snr_half(s:NoiseSchedule, i:int) -> Tensor:
+def log_snr_half(schedule:NoiseSchedule, i:int) -> Tensor:
     "lambda_t = log(alpha_t / sigma_t) = log(SNR_t) / 2, with alpha_t^2 = alpha_bar_t and sigma_t^2 = 1 - alpha_bar_t."
-    ab = alpha_bar_at(s, i)
+    ab = alpha_bar_at(schedule, i)
     return 0.5 * (ab.log() - (1 - ab).log())
 
-def dpmpp_2m_step(s:NoiseSchedule, x:Tensor, i:int, i_prev:int, x0:Tensor, state:dict) -> Tensor:
+def dpmpp_2m_step(schedule:NoiseSchedule, x:Tensor, i:int, i_prev:int, x0:Tensor, state:dict) -> Tensor:
     "x_t -> x_{t_prev} of DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2): exponential integrator on the data prediction, second order from the previous x0."
     if i_prev < 0: return x0                      # sigma = 0 ends the ODE at the data prediction (a first-order last step)
-    ab, ab_prev = alpha_bar_at(s, i), alpha_bar_at(s, i_prev)
-    h = log_snr_half(s, i_prev) - log_snr_half(s, i)
+    ab, ab_prev = alpha_bar_at(schedule, i), alpha_bar_at(schedule, i_prev)
+    h = log_snr_half(schedule, i_prev) - log_snr_half(schedule, i)
     d = x0
     if 'x0' in state:                             # linear extrapolation of x0 in lambda from the previous step
         r = state['h'] / h
@@ -94,7 +94,7 @@ def dpmpp_2m_step(s:NoiseSchedule, x:Tensor, i:int, i_prev:int, x0:Tensor, state
 SAMPLERS = ('ddpm', 'ddim', 'dpmpp_2m')
 
 @torch.no_grad()
-def sample_batch(model, s:NoiseSchedule, x:Tensor, # x_T: the starting noise
+def sample_batch(model, schedule:NoiseSchedule, x:Tensor, # x_T: the starting noise
                  ts:list, # timestep indices, largest first (from spaced_timesteps)
                  sampler:str='ddpm', eta:float=0.0, var_type:str='large', target:str='eps',
                  y:Tensor=None, w:float=0.0, null_label:int=None, clip_x0:bool=True,
@@ -107,12 +107,12 @@ def sample_batch(model, s:NoiseSchedule, x:Tensor, # x_T: the starting noise
     for k, i in enumerate(ts):
         i_prev = ts[k + 1] if k + 1 < len(ts) else -1
         t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
-        x0, eps = predict_x0_eps(s, x, t, guided_prediction(model, x, t, y, w, null_label).float(), target)
+        x0, eps = predict_x0_eps(schedule, x, t, guided_prediction(model, x, t, y, w, null_label).float(), target)
         if clip_x0: x0 = x0.clamp(-1, 1)     # eps stays the network's own estimate (see the text)
         if i in keep: path['t'].append(i); path['x_t'].append(x.cpu()); path['x0'].append(x0.cpu())
-        if sampler == 'ddpm': x = ddpm_step(s, x, i, x0, var_type, generator)
-        elif sampler == 'ddim': x = ddim_step(s, x, i, i_prev, x0, eps, eta, generator)
-        else: x = dpmpp_2m_step(s, x, i, i_prev, x0, state)
+        if sampler == 'ddpm': x = ddpm_step(schedule, x, i, x0, var_type, generator)
+        elif sampler == 'ddim': x = ddim_step(schedule, x, i, i_prev, x0, eps, eta, generator)
+        else: x = dpmpp_2m_step(schedule, x, i, i_prev, x0, state)
         if on_step: on_step()
     return x, path
 
@@ -128,21 +128,21 @@ DEFAULTS = dict(sampler='ddim', steps=50, eta=1.0, spacing='trailing', var_type=
 
 def _number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
-def check_sampler_args(s:NoiseSchedule, sampler:str, steps:int, eta:float, spacing:str, var_type:str, w:float=0.0) -> tuple:
+def check_sampler_args(schedule:NoiseSchedule, sampler:str, steps:int, eta:float, spacing:str, var_type:str, w:float=0.0) -> tuple:
     "Validate the options of `sample`; return its timesteps and DDIM's eta (None for the other samplers)."
     if sampler not in SAMPLERS: raise ValueError(f'unknown sampler {sampler!r}; choose one of {", ".join(SAMPLERS)}')
-    if sampler == 'ddpm' and steps not in (None, s.T):
-        raise ValueError(f"the ddpm sampler takes all T={s.T} steps (got steps={steps}); for fewer steps use sampler='ddim' with eta=1")
+    if sampler == 'ddpm' and steps not in (None, schedule.T):
+        raise ValueError(f"the ddpm sampler takes all T={schedule.T} steps (got steps={steps}); for fewer steps use sampler='ddim' with eta=1")
     if eta is not None and sampler != 'ddim': raise ValueError(f"eta is an option of the ddim sampler only; {sampler} has no eta")
     if sampler == 'ddim' and eta is None: eta = DEFAULTS['eta']
     if eta is not None and not (_number(eta) and 0 <= eta <= 1): raise ValueError(f'eta must be a number from 0 to 1, got {eta!r}')
     if not (_number(w) and 0 <= w <= 100): raise ValueError(f'the guidance weight w must be a number from 0 to 100 (typically 0.5 to 10), got {w!r}')
     if var_type not in ('large', 'small'): raise ValueError(f"var_type must be 'large' (beta_t) or 'small' (beta tilde), got {var_type!r}")
-    if steps is None: steps = s.T if sampler == 'ddpm' else min(DEFAULTS['steps'], s.T)
-    return spaced_timesteps(s.T, steps, spacing), eta
+    if steps is None: steps = schedule.T if sampler == 'ddpm' else min(DEFAULTS['steps'], schedule.T)
+    return spaced_timesteps(schedule.T, steps, spacing), eta
 
 def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
-           s:NoiseSchedule,
+           schedule:NoiseSchedule,
            shape:tuple, # (N, ...) shape of all samples
            sampler:str=DEFAULTS['sampler'], # 'ddpm', 'ddim' or 'dpmpp_2m'
            steps:int=None, # network evaluations (each two with guidance); default: all T for ddpm, DEFAULTS['steps'] otherwise
@@ -160,8 +160,8 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
            progress:bool=False,
           ):
     "Draw shape[0] samples in chunks of batch_size. Returns x_0, or (x_0, trajectory) when keep is given."
-    ts, eta = check_sampler_args(s, sampler, steps, eta, spacing, var_type, w)
-    device, n = s.betas.device, shape[0]
+    ts, eta = check_sampler_args(schedule, sampler, steps, eta, spacing, var_type, w)
+    device, n = schedule.betas.device, shape[0]
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     y = _labels(y, n, device)
     if y is not None and _null_label(model) is None and null_label is None and hasattr(model, 'config'):
@@ -173,7 +173,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
     for start in range(0, n, bs):
         m = min(bs, n - start)
         x_T = randn((m, *shape[1:]), generator, device)
-        x, path = sample_batch(model, s, x_T, ts, sampler, eta, var_type, target, None if y is None else y[start:start + m],
+        x, path = sample_batch(model, schedule, x_T, ts, sampler, eta, var_type, target, None if y is None else y[start:start + m],
                                w, null_label, clip_x0, generator, set(keep), lambda: bar.update(1))
         outs.append(x); paths.append(path)
     bar.close()
