@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['DIGIT_FONTS', 'TOYS', 'IMAGE_EXTENSIONS', 'FASHION_MNIST_ENV', 'pil_to_model', 'to_8bit', 'ImageTransform',
-           'render_digit', 'DigitsDataset', 'toy_2d', 'PointsDataset', 'ImageFolderDataset', 'read_idx', 'write_idx',
-           'IdxDataset', 'load_hf', 'HFImageDataset', 'hf_image_dataset', 'load_images', 'fashion_mnist', 'collate']
+           'render_digit', 'DigitsDataset', 'toy_2d', 'PointsDataset', 'ImageFolderDataset', 'TensorImages',
+           'tensor_images', 'read_idx', 'write_idx', 'IdxDataset', 'load_hf', 'HFImageDataset', 'hf_image_dataset',
+           'load_images', 'fashion_mnist', 'collate', 'batch_source']
 
 # %% ../nbs/05_data.ipynb #d997dfc1
 import functools
@@ -21,7 +22,7 @@ import matplotlib
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 from .diffusion import to_model_range
 
 # %% ../nbs/05_data.ipynb #67941d33
@@ -210,6 +211,41 @@ def _problem(path:Path) -> str:
     except Exception as e: return str(e).split('\n')[0][:100] or type(e).__name__
     return None
 
+# %% ../nbs/05_data.ipynb #d703d6d5
+class TensorImages(Dataset):
+    "Images held as one uint8 tensor (N, C, H, W), with optional labels: a batch is one indexing, on the tensor's device."
+    def __init__(self, images:Tensor, # uint8, (N, C, H, W)
+                 labels:Tensor=None, # (N,) integer class labels; None: every label is -1
+                 classes:list=None, # class names, when there are labels
+                 hflip:bool=False): # flip each image left-right with probability 1/2, on every read
+        if not (isinstance(images, Tensor) and images.dtype == torch.uint8 and images.dim() == 4):
+            raise ValueError(f'images must be a uint8 tensor of shape (N, C, H, W), got {getattr(images, "dtype", type(images))} {tuple(getattr(images, "shape", ()))}')
+        if labels is not None and labels.shape != (len(images),): raise ValueError(f'{len(images)} images but labels of shape {tuple(labels.shape)}')
+        self.images, self.labels, self.classes, self.hflip = images, None if labels is None else labels.long(), classes, hflip
+
+    def __len__(self): return len(self.images)
+    def __getitem__(self, i:int):
+        x, y = self.batch(torch.tensor([i]))
+        return x[0], int(y[0])
+    def batch(self, idx) -> tuple:
+        "Items idx as (x: float32 in [-1, 1], y: long), on the images' device."
+        idx = torch.as_tensor(idx, dtype=torch.long).to(self.images.device)
+        x = to_model_range(self.images[idx])
+        if self.hflip: x = torch.where(torch.rand(len(x), 1, 1, 1).to(x.device) < 0.5, x.flip(-1), x)
+        return x, (self.labels[idx] if self.labels is not None else torch.full((len(idx),), -1, device=x.device))
+    def to(self, device) -> 'TensorImages':
+        "The same data set on another device."
+        return TensorImages(self.images.to(device), None if self.labels is None else self.labels.to(device), self.classes, self.hflip)
+    def __repr__(self): return f'TensorImages({len(self)} images of {tuple(self.images.shape[1:])}, classes={self.classes}, hflip={self.hflip})'
+
+def tensor_images(ds, # any data set of (x in [-1, 1], y) image pairs
+                  hflip:bool=False) -> TensorImages:
+    "Read every item of ds once into a TensorImages (exact for 8-bit images, as every loader here gives)."
+    if isinstance(ds, TensorImages): return ds
+    xs, ys = zip(*(ds[i] for i in range(len(ds))))
+    images = torch.stack([((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8) for x in xs])
+    return TensorImages(images, torch.tensor(ys), getattr(ds, 'classes', None), hflip)
+
 # %% ../nbs/05_data.ipynb #f94d7824
 def read_idx(path) -> np.ndarray:
     "Read an idx file (gzipped or not) of unsigned bytes into a numpy array of its shape."
@@ -233,8 +269,8 @@ def write_idx(path, a:np.ndarray):
     header = bytes([0, 0, 0x08, a.ndim]) + b''.join(int(s).to_bytes(4, 'big') for s in a.shape)
     with (gzip.open if str(path).endswith('.gz') else open)(path, 'wb') as f: f.write(header + a.tobytes())
 
-class IdxDataset(Dataset):
-    "MNIST-format data from a folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] files."
+class IdxDataset(TensorImages):
+    "MNIST-format data from a folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] files, held in memory as one tensor."
     def __init__(self, folder, split:str='train', # 'train' or 'test'
                  size:int=None, channels:int=1): # resize to size x size (default: as stored); 1 or 3 channels
         folder = Path(folder)
@@ -245,16 +281,13 @@ class IdxDataset(Dataset):
                 if (folder / name).is_file(): return folder / name
             raise FileNotFoundError(f'{folder} has no {prefix}-{kind}-ubyte[.gz] file (an MNIST-format folder holds '
                                     'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)')
-        self.images, self.labels = read_idx(find('images-idx3')), read_idx(find('labels-idx1'))
-        if len(self.images) != len(self.labels): raise ValueError(f'{folder}: {len(self.images)} images but {len(self.labels)} labels')
-        self.size, self.channels = size or self.images.shape[1], channels
-        self.transform = ImageTransform(self.size, channels)
-        self.classes = [str(c) for c in range(int(self.labels.max()) + 1)]
-    def __len__(self): return len(self.images)
-    def __getitem__(self, i:int):
-        img = self.images[i]
-        x = pil_to_model(Image.fromarray(img)) if self.size == img.shape[0] and self.channels == 1 else self.transform(Image.fromarray(img))
-        return x, int(self.labels[i])
+        images, labels = read_idx(find('images-idx3')), read_idx(find('labels-idx1'))
+        if len(images) != len(labels): raise ValueError(f'{folder}: {len(images)} images but {len(labels)} labels')
+        if (size or images.shape[1]) == images.shape[1] and channels == 1: images = torch.from_numpy(images.copy())[:, None]
+        else:                                             # resized or made RGB once, here, not at every read
+            t = ImageTransform(size or images.shape[1], channels)
+            images = torch.stack([((t(Image.fromarray(a)) + 1) * 127.5).round().to(torch.uint8) for a in images])
+        super().__init__(images, torch.from_numpy(labels.astype(np.int64)), [str(c) for c in range(int(labels.max()) + 1)])
 
 # %% ../nbs/05_data.ipynb #44e71a6e
 def _offline() -> bool:
@@ -358,3 +391,15 @@ def fashion_mnist(split:str='train', **kwargs) -> Dataset:
 def collate(items) -> tuple:
     "A list of (x, y) pairs as (stacked x, label tensor)."
     return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+def batch_source(ds, device=None):
+    "A function idx -> (x, y) for ds: one indexing of the TensorImages under it (through any Subsets), else collate."
+    base, where = ds, None
+    while isinstance(base, Subset):
+        ind = torch.as_tensor(base.indices, dtype=torch.long)
+        where, base = (ind if where is None else ind[where]), base.dataset
+    if not isinstance(base, TensorImages): return lambda idx: collate([ds[i] for i in idx])
+    dev = torch.device(device) if device is not None else base.images.device
+    if dev.type == 'cuda' and base.images.device != dev and base.images.numel() < torch.cuda.mem_get_info(dev)[0] // 4: base = base.to(dev)
+    if where is not None: where = where.to(base.images.device)
+    return lambda idx: base.batch(idx if where is None else where[torch.as_tensor(idx, dtype=torch.long).to(where.device)])

@@ -77,7 +77,7 @@ def rtol_for(device, dtype=torch.float32) -> float:
     if dtype in (torch.float64, torch.bfloat16, torch.float16): return {torch.float64: 1e-10, torch.bfloat16: 3e-2, torch.float16: 3e-3}[dtype]
     return 5e-3 if torch.device(device).type == 'cuda' else 1e-5     # float32: TF32 convolutions on CUDA
 
-# %% ../nbs/10_devices.ipynb #374a6502
+# %% ../nbs/10_devices.ipynb #1e131716
 def _cpu_free() -> list:
     "What each Linux limit leaves, in bytes: available memory, the cgroup's limit (v2 or v1), the address-space limit."
     free, page = [], os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 import torch.nn.functional as F
 from .diffusion import prior_bpd, to_model_range, vb_term_bpd
-from .data import collate
+from .data import batch_source
 
 # %% ../nbs/08_evaluation.ipynb #470d3b41
 class FeatureNet(nn.Module):
@@ -37,8 +37,9 @@ def train_classifier(ds, # (x, y) pairs with labels 0 .. num_classes-1
     net = FeatureNet(x0.shape[0], num_classes).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
+    get = batch_source(ds)                                # one indexing when ds is held as a tensor (chapter 05)
     for _ in range(steps):
-        x, y = collate([ds[i] for i in torch.randint(0, len(ds), (batch_size,)).tolist()])
+        x, y = get(torch.randint(0, len(ds), (batch_size,)).tolist())
         loss = F.cross_entropy(net(x.to(device)), y.to(device))
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return net.eval()

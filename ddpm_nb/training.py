@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch.utils.data import Subset
 from tqdm.auto import tqdm
 from .checkpoints import atomic_write, latest_checkpoint, load_model, load_training_state, read_config, save_checkpoint
-from .data import collate, load_images
+from .data import batch_source, load_images
 from .diffusion import LOSSES, TARGETS, diffusion_loss
 from .schedules import NoiseSchedule
 from .speed import keep_freed_memory, make_fast
@@ -42,15 +42,19 @@ class EMA:
     def __init__(self, model:nn.Module, decay:float=0.9999, warmup:bool=True):
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self.decay, self.warmup, self.updates = decay, warmup, 0
+        self._source, self._lists = None, None
     def current_decay(self) -> float:
         return min(self.decay, (1 + self.updates) / (10 + self.updates)) if self.warmup else self.decay
     @torch.no_grad()
     def update(self, model:nn.Module):
-        "ema = d ema + (1 - d) weights, for every parameter; buffers are copied."
+        "ema = d ema + (1 - d) weights, for every parameter (one foreach kernel); buffers are copied."
+        if self._source is not model:                     # walk the module trees once, not at every step
+            self._source = model
+            self._lists = [list(m.parameters()) for m in (self.model, model)] + [list(m.buffers()) for m in (self.model, model)]
         self.updates += 1
-        d = self.current_decay()
-        torch._foreach_lerp_(list(self.model.parameters()), [p.detach() for p in model.parameters()], 1 - d)
-        for eb, b in zip(self.model.buffers(), model.buffers()): eb.copy_(b)
+        ema_p, p, ema_b, b = self._lists
+        torch._foreach_lerp_(ema_p, p, 1 - self.current_decay())
+        if ema_b: torch._foreach_copy_(ema_b, b)
     def state_dict(self) -> dict: return dict(decay=self.decay, warmup=self.warmup, updates=self.updates)
     def load_state_dict(self, d:dict): self.decay, self.warmup, self.updates = d['decay'], d['warmup'], d['updates']
 
@@ -138,10 +142,10 @@ def _amp_dtype(cfg, device):
 @torch.no_grad()
 def validation_loss(model, schedule, val_ds, cfg:TrainConfig, device, batch:int=256) -> float:
     "Mean loss on the validation set, with timesteps and noise fixed by a seed so that values compare across steps."
-    g, total, n = torch.Generator().manual_seed(12345), 0.0, 0
+    g, total, n, get = torch.Generator().manual_seed(12345), 0.0, 0, batch_source(val_ds)
     model.eval()
     for start in range(0, len(val_ds), batch):
-        x, y = collate([val_ds[i] for i in range(start, min(start + batch, len(val_ds)))])
+        x, y = get(list(range(start, min(start + batch, len(val_ds)))))
         t, noise = torch.randint(0, schedule.T, (len(x),), generator=g), torch.randn(x.shape, generator=g)
         kw = dict(y=y.to(device)) if model.config.num_classes is not None else {}
         l = diffusion_loss(model, schedule, x.to(device), t.to(device), noise.to(device), cfg.target, cfg.loss,
@@ -170,7 +174,8 @@ class TrainState:
 
 def _start(model, cfg:TrainConfig, device, world:int) -> TrainState:
     "A fresh TrainState: AdamW, linear warm-up, the EMA copy, and a grad scaler for fp16."
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    fused = device.type in ('cpu', 'cuda')                # one kernel for all parameters, not a loop over them
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
     warmup = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(1, cfg.warmup_steps)))
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model   # broadcasts rank 0's weights
     scaler = torch.amp.GradScaler('cuda') if _amp_dtype(cfg, device) == torch.float16 else None
@@ -234,7 +239,7 @@ def _micro_step(st:TrainState, schedule, x:Tensor, y:Tensor, cfg:TrainConfig, ou
 def _update(st:TrainState, cfg:TrainConfig):
     "The optimizer step: clip the gradient norm, step (through the scaler in fp16), advance warm-up and the EMA."
     if st.scaler: st.scaler.unscale_(st.opt)
-    torch.nn.utils.clip_grad_norm_(st.model.parameters(), cfg.grad_clip)
+    torch.nn.utils.clip_grad_norm_(st.opt.param_groups[0]['params'], cfg.grad_clip)   # the optimizer's list: no tree walk
     if st.scaler: st.scaler.step(st.opt); st.scaler.update()
     else: st.opt.step()
     st.opt.zero_grad(set_to_none=True); st.lr_sched.step(); st.ema.update(st.model); st.step += 1
@@ -323,6 +328,7 @@ def _loop(model, schedule, data, cfg:TrainConfig, out:Path, resume:bool, device,
     "Algorithm 1, with the bookkeeping named: seed the step, one optimizer step in micro-batches, then what is due."
     make_fast(model).to(device); schedule.to(device)              # the same function, faster (chapter 12)
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
+    get = batch_source(train_ds, device)                   # one indexing for data held as a tensor (chapter 05)
     st = _start(model, cfg, device, world)
     if resume: _resume(st, cfg, out)
     writer, losses, t_start = _tensorboard(cfg, out, rank), [], time.perf_counter()
@@ -332,7 +338,7 @@ def _loop(model, schedule, data, cfg:TrainConfig, out:Path, resume:bool, device,
         st.net.train(); loss = 0.0
         for a in range(cfg.grad_accum):                   # one optimizer step = grad_accum micro-batches
             idx = batch_indices(len(train_ds), micro, st.step * cfg.grad_accum + a, cfg.seed, rank, world)
-            x, y = collate([train_ds[i] for i in idx])
+            x, y = get(idx)
             loss += _micro_step(st, schedule, x.to(device, non_blocking=True), y.to(device), cfg, out, world)
         _update(st, cfg)
         losses.append(loss); bar.update(1)
