@@ -211,7 +211,7 @@ def _problem(path:Path) -> str:
     except Exception as e: return str(e).split('\n')[0][:100] or type(e).__name__
     return None
 
-# %% ../nbs/05_data.ipynb #d703d6d5
+# %% ../nbs/05_data.ipynb #37325c55
 class TensorImages(Dataset):
     "Images held as one uint8 tensor (N, C, H, W), with optional labels: a batch is one indexing, on the tensor's device."
     def __init__(self, images:Tensor, # uint8, (N, C, H, W)

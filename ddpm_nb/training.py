@@ -101,6 +101,7 @@ class TrainConfig:
     ckpt_every:int = 1000
     keep_last:int = 2 # step checkpoints to keep, besides the best one
     log_every:int = 50
+    sync_every:int = None # read the losses back and check them every this many steps; None: every step on the CPU, log_every on a GPU
     seed:int = 0
     amp:str = 'auto' # 'auto' (CUDA: bf16, else fp16; CPU: none), 'bf16' (also on the CPU), 'fp16' (CUDA) or 'none'
     progress:bool = True # show a tqdm bar
@@ -112,6 +113,8 @@ class TrainConfig:
         for k in ('steps', 'batch_size', 'grad_accum', 'ckpt_every', 'val_every', 'sample_every', 'log_every', 'keep_last'):
             v = getattr(self, k)
             if not isinstance(v, int) or v < 1: raise ValueError(f'{k} must be a positive integer, got {v!r}')
+        if self.sync_every is not None and not (isinstance(self.sync_every, int) and self.sync_every >= 1):
+            raise ValueError(f'sync_every must be a positive integer or None, got {self.sync_every!r}')
         if not 0 <= self.label_dropout < 1: raise ValueError(f'label_dropout must lie in [0, 1), got {self.label_dropout}')
         for k in ('lr', 'grad_clip'):
             v = getattr(self, k)
@@ -177,6 +180,7 @@ def _start(model, cfg:TrainConfig, device, world:int) -> TrainState:
     fused = device.type in ('cpu', 'cuda')                # one kernel for all parameters, not a loop over them
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
     warmup = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / max(1, cfg.warmup_steps)))
+    model.zero_grad(set_to_none=True)                      # gradients left by earlier work would join the first step's
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model   # broadcasts rank 0's weights
     scaler = torch.amp.GradScaler('cuda') if _amp_dtype(cfg, device) == torch.float16 else None
     return TrainState(model, net, EMA(model, cfg.ema_decay, cfg.ema_warmup), opt, warmup, scaler,
@@ -188,7 +192,7 @@ def _loop_state(st:TrainState) -> dict:
                 history=st.history, best=st.best, scaler=st.scaler.state_dict() if st.scaler else None,
                 rng=torch.get_rng_state(), cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
-RUN_LENGTH = ('steps', 'val_every', 'sample_every', 'ckpt_every', 'keep_last', 'log_every', 'progress', 'tensorboard')
+RUN_LENGTH = ('steps', 'val_every', 'sample_every', 'ckpt_every', 'keep_last', 'log_every', 'sync_every', 'progress', 'tensorboard')
 
 def changed_options(saved:dict, # the `train` entry of a checkpoint's config.json
                     cfg:TrainConfig) -> dict:
@@ -225,16 +229,29 @@ def _stop_if_not_finite(value:Tensor, what:str, step:int, out:Path, world:int, b
                                  f'The last good checkpoint is {last or "none (none was written yet)"}. '
                                  'Try a lower learning rate or amp="none".')
 
-def _micro_step(st:TrainState, schedule, x:Tensor, y:Tensor, cfg:TrainConfig, out:Path, world:int) -> float:
+def _read_back(pending:list, step:int, out:Path, world:int) -> list:
+    "The losses of the steps since the last read-back, in one transfer; stop every process if one is not finite."
+    vals = torch.stack(pending)
+    bad = (~torch.isfinite(vals)).float()
+    if world > 1: torch.distributed.all_reduce(bad)        # every process stops together
+    vals, bad = torch.stack([vals, bad]).tolist()          # the one host synchronisation
+    if any(bad):
+        k = bad.index(next(b for b in bad if b)); first = step - len(pending) + 1 + k
+        late = f' (read back at step {step})' if first != step else ''
+        raise FloatingPointError(f'the loss became {vals[k]} at step {first}{late}; training stopped before '
+                                 f'{"updating the weights" if not late else "writing a checkpoint"}. The last good checkpoint is '
+                                 f'{latest_checkpoint(out) or "none (none was written yet)"}. Try a lower learning rate or amp="none".')
+    return vals
+
+def _micro_step(st:TrainState, schedule, x:Tensor, y:Tensor, cfg:TrainConfig) -> Tensor:
     "Algorithm 1 on one micro-batch: the loss at random t and noise (labels dropped at random), and its gradient."
     null, kw = st.model.config.num_classes, {}   # the "no label" index, or None for an unconditional model
     if null is not None: kw = dict(y=torch.where(torch.rand(len(y), device=y.device) < cfg.label_dropout, torch.full_like(y, null), y))
     amp = _amp_dtype(cfg, x.device)
     with torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
         loss = diffusion_loss(st.net, schedule, x, target=cfg.target, loss=cfg.loss, min_snr_gamma=cfg.min_snr_gamma, **kw)
-    _stop_if_not_finite(loss, 'loss', st.step + 1, out, world)
     (st.scaler.scale(loss / cfg.grad_accum) if st.scaler else loss / cfg.grad_accum).backward()
-    return loss.item() / cfg.grad_accum
+    return loss.detach() / cfg.grad_accum                 # left on the device: reading it back would wait for the GPU
 
 def _update(st:TrainState, cfg:TrainConfig):
     "The optimizer step: clip the gradient norm, step (through the scaler in fp16), advance warm-up and the EMA."
@@ -331,7 +348,8 @@ def _loop(model, schedule, data, cfg:TrainConfig, out:Path, resume:bool, device,
     get = batch_source(train_ds, device)                   # one indexing for data held as a tensor (chapter 05)
     st = _start(model, cfg, device, world)
     if resume: _resume(st, cfg, out)
-    writer, losses, t_start = _tensorboard(cfg, out, rank), [], time.perf_counter()
+    writer, losses, pending, t_start = _tensorboard(cfg, out, rank), [], [], time.perf_counter()
+    sync = cfg.sync_every or (1 if device.type == 'cpu' else cfg.log_every)
     bar = tqdm(total=cfg.steps, initial=st.step, disable=not cfg.progress or rank != 0, desc='training')
     while st.step < cfg.steps:
         torch.manual_seed((cfg.seed * 1_000_003 + st.step) * 64 + rank)   # every random choice: a function of (seed, step, rank)
@@ -339,9 +357,11 @@ def _loop(model, schedule, data, cfg:TrainConfig, out:Path, resume:bool, device,
         for a in range(cfg.grad_accum):                   # one optimizer step = grad_accum micro-batches
             idx = batch_indices(len(train_ds), micro, st.step * cfg.grad_accum + a, cfg.seed, rank, world)
             x, y = get(idx)
-            loss += _micro_step(st, schedule, x.to(device, non_blocking=True), y.to(device), cfg, out, world)
-        _update(st, cfg)
-        losses.append(loss); bar.update(1)
+            loss = loss + _micro_step(st, schedule, x.to(device, non_blocking=True), y.to(device), cfg)
+        pending.append(loss)
+        if any(_due(st.step + 1, e, cfg.steps) for e in (sync, cfg.log_every, cfg.val_every, cfg.sample_every, cfg.ckpt_every)):
+            losses += _read_back(pending, st.step + 1, out, world); pending = []   # before this update, and before anything is saved
+        _update(st, cfg); bar.update(1)
         if _due(st.step, cfg.log_every, cfg.steps): _log(st, losses, bar, writer); losses = []
         if val_ds is not None and _due(st.step, cfg.val_every, cfg.steps): _validate(st, schedule, val_ds, cfg, device, writer, out)
         if rank == 0 and sample_hook is not None and _due(st.step, cfg.sample_every, cfg.steps): sample_hook(st.step, st.ema.model)
