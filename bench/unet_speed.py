@@ -10,6 +10,9 @@ parameter counts (within 10%), at 28x28 grayscale (our `mnist28` preset) and 32x
     python bench/unet_speed.py --sizes cifar10 --train-batch 64 --keep-memory   # CPU, every model with freed memory kept
 
 Training throughput: images/s of forward + MSE + backward + AdamW step, in train mode with dropout 0.1 in every model.
+MFU: the training step's FLOPs (torch's flop counter on one forward + backward: matmuls, convolutions, attention) per
+second, over the peak of a large square matmul measured in the same run in the step's precision (bf16 under --amp runs,
+fp32 otherwise).
 Sampling cost: seconds per network evaluation for a batch of 64 in eval mode without gradients.
 Each model runs in a fresh subprocess, so its peak memory is its own; times are medians over the timed steps.
 --keep-memory calls ddpm_nb's keep_freed_memory() in every model's process (glibc keeps freed blocks instead of unmapping
@@ -67,6 +70,28 @@ def one_step(call, model, opt, x, t, autocast):
     with autocast(): loss = F.mse_loss(call(model, x, t).float(), x)
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
 
+def train_flops(call, model, x, t, autocast) -> int:
+    "FLOPs of one forward + backward, as torch's flop counter counts them (matmuls, convolutions, attention)."
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc:
+        with autocast(): loss = F.mse_loss(call(model, x, t).float(), x)
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return fc.get_total_flops()
+
+def matmul_peak(device, amp) -> float:
+    "TFLOP/s of a large square matmul in the run's precision (bf16 under amp, else fp32): the practical peak for MFU."
+    import torch
+    n, reps = (8192, 20) if device == 'cuda' else (1024, 5)
+    a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16 if amp else torch.float32) for _ in range(2))
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+    for _ in range(3): a @ b
+    sync(); t0 = time.perf_counter()
+    for _ in range(reps): a @ b
+    sync()
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e12
+
 def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_batch=None, keep_memory=False):
     import torch
     if keep_memory: keep_freed()
@@ -83,7 +108,8 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
     B, C, S = train_batch or spec['train_batch'], spec['channels'], spec['size']
     x = torch.randn(B, C, S, S, device=device); t = torch.randint(0, 1000, (B,), device=device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    model.train(); times = []; cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    model.train(); flops = train_flops(call, model, x, t, autocast)      # counted on the eager model (also a warm-up)
+    times = []; cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(2 + steps):
         sync(); t0 = time.perf_counter()
         one_step(call, fn, opt, x, t, autocast)
@@ -98,6 +124,7 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
             with autocast(): call(fn, xs, ts)
             sync(); evals.append(time.perf_counter() - t0)
     return dict(kind=kind, size=size_name, params=n_params, train_img_s=B / train_step, train_step_s=train_step,
+                train_flops_per_image=flops / B, train_tflops=flops / train_step / 1e12,
                 train_step_spread=[min(times[2:]), max(times[2:])], sample_s_per_eval=statistics.median(evals[1:]),
                 train_step_times=times[2:], sample_eval_times=evals[1:], batch=B,
                 peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_, keep_memory=keep_memory,
@@ -149,9 +176,10 @@ def pooled(rs):
             'sample_s_per_eval': statistics.median(evals), 'peak_mem_mb': max(r['peak_mem_mb'] for r in rs),
             'train_sys_s': statistics.median(r['train_sys_s'] for r in rs), 'train_user_s': statistics.median(r['train_user_s'] for r in rs)}
 
-def show(r, label=''):
+def show(r, label='', peak=None):
+    mfu = f"  {r['train_tflops']:.2f} TFLOP/s" + (f", MFU {r['train_tflops'] / peak:.1%} of {peak:.1f}" if peak else '')
     print(f"{r['size']:8s} {r['kind']:16s} amp={int(r['amp'])} compile={int(r['compile'])} params {r['params']:>11,d}  "
-          f"train {r['train_img_s']:7.1f} img/s (step {r['train_step_s']:.3f} s, {r['train_step_spread'][0]:.3f}-"
+          f"train {r['train_img_s']:7.1f} img/s{mfu} ({r['train_flops_per_image'] / 1e9:.2f} GFLOP/img; step {r['train_step_s']:.3f} s, {r['train_step_spread'][0]:.3f}-"
           f"{r['train_step_spread'][1]:.3f})  sample {r['sample_s_per_eval']:.3f} s/eval@64  peak {r['peak_mem_mb']:.0f} MB  "
           f"(training CPU s: user {r['train_user_s']:.0f}, sys {r['train_sys_s']:.0f}) {label}", flush=True)
 
@@ -189,6 +217,8 @@ def main():
         return
     kinds = ['ours', 'ours-contiguous', 'diffusers', 'lucidrains']
     results, runs = [], []
+    peaks = {amp: matmul_peak(a.device, amp) for amp in sorted({amp for amp, _ in settings})}
+    print('matmul peak, TFLOP/s: ' + ', '.join(f"{'bf16' if amp else 'fp32'} {v:.2f}" for amp, v in peaks.items()), flush=True)
     for size in a.sizes:
         for amp, comp in settings:
             todo = kinds * a.repeats
@@ -201,7 +231,7 @@ def main():
                 r = json.loads(out.stdout.strip().splitlines()[-1]); runs.append(r)
                 last_round = i >= len(todo) - len(todo) // a.repeats
                 if last_round: results.append(pooled([q for q in runs if same(q, r)]))
-                show(results[-1] if last_round else r, 'pooled' if last_round and a.repeats > 1 else '')
+                show(results[-1] if last_round else r, 'pooled' if last_round and a.repeats > 1 else '', peaks[amp])
     for size in a.sizes:
         for amp, comp in settings:
             rows = {r['kind']: r for r in results if r['size'] == size and r['amp'] == amp and r['compile'] == comp}
@@ -210,10 +240,11 @@ def main():
             if not peers: continue
             best = max(peers, key=lambda r: r['train_img_s'])
             print(f"{size} amp={int(amp)} compile={int(comp)}: ours / faster peer ({best['kind']}) training throughput = "
-                  f"{rows['ours']['train_img_s'] / best['train_img_s']:.2f}x; sampling "
+                  f"{rows['ours']['train_img_s'] / best['train_img_s']:.2f}x; MFU ours {rows['ours']['train_tflops'] / peaks[amp]:.1%}, "
+                  f"{best['kind']} {best['train_tflops'] / peaks[amp]:.1%}; sampling "
                   f"{min(r['sample_s_per_eval'] for r in peers) / rows['ours']['sample_s_per_eval']:.2f}x; "
                   f"params ours {rows['ours']['params']:,d} vs " + ', '.join(f"{r['kind']} {r['params']:,d} ({r['params'] / rows['ours']['params'] - 1:+.1%})" for r in peers))
     if a.out:
-        with open(a.out, 'w') as f: json.dump(dict(versions=versions(), repeats=a.repeats, results=results, runs=runs), f, indent=1)
+        with open(a.out, 'w') as f: json.dump(dict(versions=versions(), repeats=a.repeats, peaks_tflops=peaks, results=results, runs=runs), f, indent=1)
 
 if __name__ == '__main__': main()
