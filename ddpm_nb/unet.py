@@ -68,7 +68,7 @@ class ResBlock(nn.Module):
         h = self.conv2(self.drop(F.silu(self.norm2(h))))
         return h.add_(self.skip(x))                      # in place: conv2's backward does not need its output
 
-# %% ../nbs/04_unet.ipynb #d28dfa0d
+# %% ../nbs/04_unet.ipynb #18a3f469
 def randomize_zero_params(model, std=0.05, seed=0):
     "Give the zero-initialised layers random weights (what training does), so that every branch is switched on."
     g = torch.Generator().manual_seed(seed)
