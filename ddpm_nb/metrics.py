@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['FeatureNet', 'train_classifier', 'extract_features', 'sqrtm_psd', 'frechet_distance', 'kernel_distance',
-           'precision_recall', 'quality', 'nll_bpd_estimate']
+           'precision_recall', 'quality', 'MLPFeatureNet', 'predict_classes', 'class_histogram', 'histogram_stats',
+           'verdict', 'nll_bpd_estimate']
 
 # %% ../nbs/08_evaluation.ipynb #72d7d38f
 import math
@@ -30,11 +31,14 @@ class FeatureNet(nn.Module):
     def forward(self, x:Tensor) -> Tensor: return self.head(self.body(x))
 
 def train_classifier(ds, # (x, y) pairs with labels 0 .. num_classes-1
-                     num_classes:int=10, steps:int=1500, batch_size:int=128, lr:float=2e-3, seed:int=0, device='cpu') -> FeatureNet:
-    "Train the feature network with AdamW and a one-cycle learning rate, on random batches of ds."
+                     num_classes:int=10, steps:int=1500, batch_size:int=128, lr:float=2e-3, seed:int=0, device='cpu',
+                     arch:str='cnn', # 'cnn' (FeatureNet) or 'mlp' (MLPFeatureNet, below)
+                    ) -> nn.Module:
+    "Train a feature network with AdamW and a one-cycle learning rate, on random batches of ds."
+    if arch not in ('cnn', 'mlp'): raise ValueError(f"arch must be 'cnn' or 'mlp', got {arch!r}")
     torch.manual_seed(seed)
     x0, _ = ds[0]
-    net = FeatureNet(x0.shape[0], num_classes).to(device)
+    net = (FeatureNet(x0.shape[0], num_classes) if arch == 'cnn' else MLPFeatureNet(x0.shape[0], num_classes, x0.shape[-1])).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     get = batch_source(ds)                                # one indexing when ds is held as a tensor (chapter 05)
@@ -115,6 +119,44 @@ def quality(net:FeatureNet, real, fake, # images (N, C, H, W) in [-1, 1] or uint
     p, r = precision_recall(fr, ff, k)
     return dict(fd=frechet_distance(fr, ff), kid=kid, kid_std=kid_std, precision=p, recall=r, n_real=len(fr), n_fake=len(ff),
                 seconds=time.perf_counter() - t0)
+
+# %% ../nbs/08_evaluation.ipynb #2b997e20
+class MLPFeatureNet(nn.Module):
+    "A fully connected classifier on the raw pixels: a second feature network, with none of the CNN's assumptions."
+    def __init__(self, in_channels:int=1, num_classes:int=10, size:int=28, hidden:int=512, feat_dim:int=128):
+        super().__init__()
+        layer = lambda i, o: [nn.Linear(i, o), nn.LayerNorm(o), nn.SiLU()]
+        self.body = nn.Sequential(nn.Flatten(), *layer(in_channels * size * size, hidden), *layer(hidden, hidden),
+                                  nn.Linear(hidden, feat_dim), nn.SiLU())
+        self.head = nn.Linear(feat_dim, num_classes)
+    def features(self, x:Tensor) -> Tensor: return self.body(x)
+    def forward(self, x:Tensor) -> Tensor: return self.head(self.body(x))
+
+@torch.no_grad()
+def predict_classes(net:nn.Module, x:Tensor, batch:int=500) -> Tensor:
+    "The classifier's label for each image (images in [-1, 1], or uint8)."
+    if x.dtype == torch.uint8: x = to_model_range(x)
+    dev = next(net.parameters()).device
+    return torch.cat([net(x[i:i + batch].to(dev).float()).argmax(1).cpu() for i in range(0, len(x), batch)])
+
+def class_histogram(net:nn.Module, x:Tensor, num_classes:int=10) -> Tensor:
+    "How many of the images x the classifier puts in each class."
+    return torch.bincount(predict_classes(net, x), minlength=num_classes)
+
+def histogram_stats(counts:Tensor, # samples per class
+                    reference:Tensor=None, # the data's samples per class (default: all classes equally frequent)
+                   ) -> dict:
+    "Total variation distance from the reference class frequencies, and the entropy in bits."
+    p = counts.double() / counts.sum()
+    q = torch.full_like(p, 1 / len(p)) if reference is None else reference.double() / reference.sum()
+    nz = p[p > 0]
+    return dict(tv=0.5 * (p - q).abs().sum().item(), entropy_bits=-(nz * nz.log2()).sum().item())
+
+def verdict(a:dict, b:dict) -> str:
+    "'a', 'b' or 'level': a and b map each feature network's name to a quality() result; a wins only with lower FD and KID under every network."
+    if set(a) != set(b) or not a: raise ValueError(f'score both sample sets under the same networks, got {sorted(a)} and {sorted(b)}')
+    wins = lambda u, v: all(u[n]['fd'] < v[n]['fd'] and u[n]['kid'] < v[n]['kid'] for n in u)
+    return 'a' if wins(a, b) else 'b' if wins(b, a) else 'level'
 
 # %% ../nbs/08_evaluation.ipynb #8247436c
 @torch.no_grad()

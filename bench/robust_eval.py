@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Rescore saved samples under several feature networks (issue 18): FD, KID, precision and recall under each network,
+the class histogram under each classifier (total variation from the data's class frequencies, entropy), and the
+verdict of chapter 08's rule: one method beats another only if it has the lower FD *and* the lower KID under *every*
+network; otherwise the two are "level".
+
+    python bench/robust_eval.py [--results bench/results/fashion-cpu] [--data ../shared/data/fashion-mnist] [--steps 1500]
+
+The feature networks are chapter 08's `FeatureNet` (a CNN, seed 0) and `MLPFeatureNet` (a fully connected net on the
+pixels, seed 1), each trained on the Fashion-MNIST training set; every sample set is compared with the 10,000 test
+images. Samples are the uint8 `<method>_samples.npy` files the quality benchmark keeps. CPU, about 10 minutes on 2 cores.
+"""
+import argparse, itertools, json, sys, time
+from pathlib import Path
+import numpy as np
+import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ddpm_nb.data import IdxDataset
+from ddpm_nb.metrics import class_histogram, extract_features, histogram_stats, predict_classes, quality, train_classifier, verdict
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--results', default='bench/results/fashion-cpu'); p.add_argument('--data', default='../shared/data/fashion-mnist')
+    p.add_argument('--steps', type=int, default=1500); p.add_argument('--methods', nargs='*', default=['ours', 'lucidrains', 'diffusers'])
+    a = p.parse_args()
+    train, test = IdxDataset(a.data, 'train'), IdxDataset(a.data, 'test')
+    real = test.images                                            # uint8 (10000, 1, 28, 28)
+    data_counts = torch.bincount(test.labels, minlength=10)
+    samples = {m: torch.from_numpy(np.load(Path(a.results) / f'{m}_samples.npy'))[:, None] for m in a.methods}
+    nets, scores, hists = {}, {m: {} for m in samples}, {m: {} for m in samples}
+    for name, arch, seed in (('cnn', 'cnn', 0), ('mlp', 'mlp', 1)):
+        t0 = time.perf_counter()
+        net = nets[name] = train_classifier(train, steps=a.steps, seed=seed, arch=arch)
+        acc = (predict_classes(net, real) == test.labels).float().mean().item()
+        ref = extract_features(net, real)
+        half = len(real) // 2
+        floor = quality(net, ref[:half], extract_features(net, train.images[:2000]))
+        print(f'{name}: trained in {time.perf_counter() - t0:.0f} s, test accuracy {acc:.3f}; real-vs-real floor at 2000: '
+              f'FD {floor["fd"]:.2f} KID {floor["kid"]:.4f}', flush=True)
+        for m, x in samples.items():
+            scores[m][name] = quality(net, ref, x)
+            hists[m][name] = counts = class_histogram(net, x)
+            hists[m][name + '_stats'] = histogram_stats(counts, data_counts)
+    print('\n| method | network | FD | KID | precision | recall | TV from data | entropy (bits) | samples per class (0-9) |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|---|')
+    for m in samples:
+        for name in nets:
+            q, h = scores[m][name], hists[m][name + '_stats']
+            print(f'| {m} | {name} | {q["fd"]:.1f} | {q["kid"]:.3f} | {q["precision"]:.2f} | {q["recall"]:.2f} | {h["tv"]:.2f} | '
+                  f'{h["entropy_bits"]:.2f} | {" ".join(str(int(c)) for c in hists[m][name])} |')
+    print()
+    for a_, b_ in itertools.combinations(samples, 2):
+        v = verdict(scores[a_], scores[b_])
+        print(f'{a_} vs {b_}: ' + {'a': f'{a_} better', 'b': f'{b_} better', 'level': 'level'}[v] + ' ('
+              + '; '.join(f'{n}: FD {scores[a_][n]["fd"]:.1f} vs {scores[b_][n]["fd"]:.1f}, KID {scores[a_][n]["kid"]:.3f} vs {scores[b_][n]["kid"]:.3f}' for n in nets) + ')')
+    out = Path(a.results) / 'robust_eval.json'
+    out.write_text(json.dumps(dict(scores=scores, histograms={m: {k: (v.tolist() if torch.is_tensor(v) else v) for k, v in h.items()} for m, h in hists.items()},
+                                   steps=a.steps), indent=1, default=float))
+    print(f'wrote {out}')
+
+if __name__ == '__main__': main()
