@@ -236,7 +236,7 @@ def _read_back(pending:list, step:int, out:Path, world:int) -> list:
     if world > 1: torch.distributed.all_reduce(bad)        # every process stops together
     vals, bad = torch.stack([vals, bad]).tolist()          # the one host synchronisation
     if any(bad):
-        k = bad.index(next(b for b in bad if b)); first = step - len(pending) + 1 + k
+        k = next(i for i, b in enumerate(bad) if b); first = step - len(pending) + 1 + k   # the first bad step
         late = f' (read back at step {step})' if first != step else ''
         raise FloatingPointError(f'the loss became {vals[k]} at step {first}{late}; training stopped before '
                                  f'{"updating the weights" if not late else "writing a checkpoint"}. The last good checkpoint is '
