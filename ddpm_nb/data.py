@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
-from .diffusion import to_model_range
+from .diffusion import to_model_range, to_uint8
 
 # %% ../nbs/05_data.ipynb #67941d33
 def pil_to_model(img:Image.Image) -> Tensor:
@@ -243,7 +243,7 @@ def tensor_images(ds, # any data set of (x in [-1, 1], y) image pairs
     "Read every item of ds once into a TensorImages (exact for 8-bit images, as every loader here gives)."
     if isinstance(ds, TensorImages): return ds
     xs, ys = zip(*(ds[i] for i in range(len(ds))))
-    images = torch.stack([((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8) for x in xs])
+    images = torch.stack([to_uint8(x) for x in xs])      # exact: x came from 8-bit pixels as p / 127.5 - 1
     return TensorImages(images, torch.tensor(ys), getattr(ds, 'classes', None), hflip)
 
 # %% ../nbs/05_data.ipynb #f94d7824
@@ -286,7 +286,7 @@ class IdxDataset(TensorImages):
         if (size or images.shape[1]) == images.shape[1] and channels == 1: images = torch.from_numpy(images.copy())[:, None]
         else:                                             # resized or made RGB once, here, not at every read
             t = ImageTransform(size or images.shape[1], channels)
-            images = torch.stack([((t(Image.fromarray(a)) + 1) * 127.5).round().to(torch.uint8) for a in images])
+            images = torch.stack([to_uint8(t(Image.fromarray(a))) for a in images])
         super().__init__(images, torch.from_numpy(labels.astype(np.int64)), [str(c) for c in range(int(labels.max()) + 1)])
 
 # %% ../nbs/05_data.ipynb #44e71a6e
