@@ -219,15 +219,10 @@ def _resume(st:TrainState, cfg:TrainConfig, out:Path):
     if st.scaler and saved['scaler']: st.scaler.load_state_dict(saved['scaler'])
     st.step, st.history, st.best = saved['step'], saved['history'], saved['best']
 
-def _stop_if_not_finite(value:Tensor, what:str, step:int, out:Path, world:int, before:str='updating the weights'):
-    "Stop every process when `value` is not finite, before it can do harm; name the last checkpoint."
-    bad = torch.tensor(float(not torch.isfinite(value)), device=value.device)
-    if world > 1: torch.distributed.all_reduce(bad)            # every process stops together
-    if bad.item():
-        last = latest_checkpoint(out)
-        raise FloatingPointError(f'the {what} became {value.item()} at step {step}; training stopped before {before}. '
-                                 f'The last good checkpoint is {last or "none (none was written yet)"}. '
-                                 'Try a lower learning rate or amp="none".')
+def _not_finite(what:str, value:float, step, out:Path, before:str) -> FloatingPointError:
+    "The one error for a value that is not finite: what, where, what was spared, and the last good checkpoint."
+    return FloatingPointError(f'the {what} became {value} at step {step}; training stopped before {before}. The last good checkpoint '
+                              f'is {latest_checkpoint(out) or "none (none was written yet)"}. Try a lower learning rate or amp="none".')
 
 def _read_back(pending:list, step:int, out:Path, world:int) -> list:
     "The losses of the steps since the last read-back, in one transfer; stop every process if one is not finite."
@@ -237,10 +232,8 @@ def _read_back(pending:list, step:int, out:Path, world:int) -> list:
     vals, bad = torch.stack([vals, bad]).tolist()          # the one host synchronisation
     if any(bad):
         k = next(i for i, b in enumerate(bad) if b); first = step - len(pending) + 1 + k   # the first bad step
-        late = f' (read back at step {step})' if first != step else ''
-        raise FloatingPointError(f'the loss became {vals[k]} at step {first}{late}; training stopped before '
-                                 f'{"updating the weights" if not late else "writing a checkpoint"}. The last good checkpoint is '
-                                 f'{latest_checkpoint(out) or "none (none was written yet)"}. Try a lower learning rate or amp="none".')
+        if first == step: raise _not_finite('loss', vals[k], step, out, 'updating the weights')
+        raise _not_finite('loss', vals[k], f'{first} (read back at step {step})', out, 'writing a checkpoint')
     return vals
 
 def _micro_step(st:TrainState, schedule, x:Tensor, y:Tensor, cfg:TrainConfig) -> Tensor:
@@ -272,7 +265,7 @@ def _log(st:TrainState, losses:list, bar, writer):
 def _validate(st:TrainState, schedule, val_ds, cfg:TrainConfig, device, writer, out:Path):
     "The EMA model's validation loss, logged; a non-finite one stops the run like a non-finite training loss."
     v = validation_loss(st.ema.model, schedule, val_ds, cfg, device)
-    _stop_if_not_finite(torch.tensor(v), 'validation loss', st.step, out, 1, 'writing a checkpoint')
+    if not math.isfinite(v): raise _not_finite('validation loss', v, st.step, out, 'writing a checkpoint')
     st.history['val_step'].append(st.step); st.history['val_loss'].append(v)
     if writer: writer.add_scalar('loss/validation', v, st.step)
 
