@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Recipe search on Fashion-MNIST (issue 18, point 2): one choice of the quick-start recipe changed at a time, several
+seeds per arm, every run scored under both of chapter 08's feature networks (FD, KID, precision, recall) and by its class
+histogram (total variation from the data's class frequencies).
+
+Every arm trains the quality benchmark's model (the `tiny` U-Net, mults 1,2,2, attention at 7x7, 1.27M parameters,
+unconditional) for --steps optimizer steps at batch 64, then draws --n-samples images with 50 DDIM steps, eta 1,
+trailing spacing, from the EMA weights. Seed k fixes the initial weights, the data order, the noise and the sampler.
+The peers' committed samples (bench/results/fashion-cpu) are rescored at the same N under the same networks.
+
+    python bench/recipe_search.py --arms base dropout v_minsnr cosine --seeds 0 1            # 800 steps, ~6 min per run
+    python bench/recipe_search.py --steps 3000 --arms base dropout --seeds 0 1 --out bench/results/recipe-3000
+
+Results (one JSON line per run) go to --out/runs.jsonl; a run already there is skipped, so the command resumes. Each
+run is claimed by a file (--out/ARM_sSEED.claim), so two workers can share the list (e.g. one per core with
+OMP_NUM_THREADS=1); delete the claims of runs that were interrupted before resuming.
+"""
+import argparse, json, statistics, sys, time
+from pathlib import Path
+import numpy as np
+import torch
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from ddpm_nb.data import IdxDataset
+from ddpm_nb.metrics import FeatureNet, MLPFeatureNet, class_histogram, extract_features, histogram_stats, quality, train_classifier
+from ddpm_nb.schedules import NoiseSchedule
+from ddpm_nb.training import QUICKSTART, TrainConfig, train
+from ddpm_nb.sampling import sample
+from ddpm_nb.diffusion import to_uint8
+from ddpm_nb.unet import UNet
+
+# arm -> (model changes, training changes, schedule name); each changes one thing of the base recipe
+ARMS = dict(
+    base=({}, {}, 'linear'),
+    dropout=(dict(dropout=0.1), {}, 'linear'),
+    v_minsnr=({}, dict(target='v', min_snr_gamma=5.0), 'linear'),
+    cosine=({}, {}, 'cosine'),
+    lr3e4=({}, dict(lr=3e-4), 'linear'),
+    ema999=({}, dict(ema_decay=0.999), 'linear'),
+)
+
+
+def run_arm(arm, seed, x, a, out):
+    arch_changes, train_changes, sched = ARMS[arm]
+    torch.manual_seed(seed)
+    arch = {k: v for k, v in QUICKSTART['model'].items() if k not in ('preset', 'num_classes')} | arch_changes
+    model = UNet.from_preset(QUICKSTART['model']['preset'], **arch)
+    schedule = NoiseSchedule.from_name(sched, 1000)
+    tr = {k: v for k, v in QUICKSTART['train'].items() if k != 'val_max'} | train_changes
+    cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=a.steps, sample_every=a.steps,
+                      log_every=max(1, a.steps // 20), progress=False, seed=seed)
+    t0 = time.perf_counter()
+    run = train(model, schedule, [(xi, -1) for xi in x], cfg, out / 'runs' / f'{arm}_s{seed}', device='cpu')
+    t_train = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    imgs = sample(run['ema'].eval(), schedule, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=1.0, batch_size=125,
+                  target=cfg.target, generator=torch.Generator().manual_seed(seed))
+    return to_uint8(imgs), t_train, time.perf_counter() - t0
+
+
+def score(nets, refs, data_counts, u8):
+    r = {}
+    for name, net in nets.items():
+        q = quality(net, refs[name], u8)
+        h = histogram_stats(class_histogram(net, u8), data_counts)
+        r[name] = dict(fd=q['fd'], kid=q['kid'], precision=q['precision'], recall=q['recall'], tv=h['tv'], entropy=h['entropy_bits'])
+    return r
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--arms', nargs='+', default=['base', 'dropout', 'v_minsnr', 'cosine'], choices=list(ARMS))
+    p.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    p.add_argument('--steps', type=int, default=800)
+    p.add_argument('--n-samples', type=int, default=1000)
+    p.add_argument('--clf-steps', type=int, default=1500)
+    p.add_argument('--data', default=str(ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
+    p.add_argument('--peers', default=str(ROOT / 'bench' / 'results' / 'fashion-cpu'))
+    p.add_argument('--out', default=str(ROOT / 'bench' / 'results' / 'recipe-800'))
+    a = p.parse_args()
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    train_ds, test = IdxDataset(a.data, 'train'), IdxDataset(a.data, 'test')
+    x = train_ds.images.float() / 127.5 - 1
+    data_counts = torch.bincount(test.labels, minlength=10)
+    cache = out / f'feature_nets_{a.clf_steps}.pt'           # the two networks, trained once per --out
+    if cache.exists():
+        state = torch.load(cache, weights_only=True)
+        nets = {'cnn': FeatureNet(), 'mlp': MLPFeatureNet()}
+        for name, net in nets.items(): net.load_state_dict(state[name]); net.eval()
+    else:
+        nets = {name: train_classifier(train_ds, steps=a.clf_steps, seed=seed, arch=arch)
+                for name, arch, seed in (('cnn', 'cnn', 0), ('mlp', 'mlp', 1))}
+        torch.save({name: net.state_dict() for name, net in nets.items()}, cache)
+    refs = {name: extract_features(net, test.images) for name, net in nets.items()}
+    log = out / 'runs.jsonl'
+    done = {(r['arm'], r['seed'], r['steps'], r['n']) for r in map(json.loads, log.read_text().splitlines())} if log.exists() else set()
+    rows = []
+    for peer in ('lucidrains', 'diffusers'):
+        f = Path(a.peers) / f'{peer}_samples.npy'
+        if f.exists():
+            rows.append(dict(arm=peer, seed=0, scores=score(nets, refs, data_counts, torch.from_numpy(np.load(f)[:a.n_samples])[:, None])))
+            print(peer, json.dumps(rows[-1]['scores']), flush=True)
+    for seed in a.seeds:                                  # every arm at one seed before the next seed
+        for arm in a.arms:
+            if (arm, seed, a.steps, a.n_samples) in done: continue
+            try: (out / f'{arm}_s{seed}.claim').touch(exist_ok=False)   # several workers (one per core) share the list
+            except FileExistsError: continue
+            u8, t_train, t_sample = run_arm(arm, seed, x, a, out)
+            np.save(out / f'{arm}_s{seed}_samples.npy', u8[:, 0].numpy())
+            r = dict(arm=arm, seed=seed, steps=a.steps, n=a.n_samples, t_train=t_train, t_sample=t_sample,
+                     scores=score(nets, refs, data_counts, u8))
+            with log.open('a') as f: f.write(json.dumps(r) + '\n')
+            print(json.dumps(r), flush=True)
+    # summary: mean and spread over seeds, per arm and network
+    runs = [json.loads(l) for l in log.read_text().splitlines() if json.loads(l)['steps'] == a.steps and json.loads(l)['n'] == a.n_samples]
+    print(f'\n{a.steps} steps, N = {a.n_samples}; mean (min-max) over seeds')
+    print('| arm | seeds | net | FD | KID | precision | recall | TV |')
+    print('|---|---|---|---:|---:|---:|---:|---:|')
+    for arm in [r['arm'] for r in rows] + list(dict.fromkeys(r['arm'] for r in runs)):
+        rs = [r for r in rows + runs if r['arm'] == arm]
+        for net in nets:
+            def cell(k, fmt):
+                v = [r['scores'][net][k] for r in rs]
+                return f'{statistics.mean(v):{fmt}}' + (f' ({min(v):{fmt}}-{max(v):{fmt}})' if len(v) > 1 else '')
+            print(f'| {arm} | {len(rs)} | {net} | {cell("fd", ".1f")} | {cell("kid", ".3f")} | {cell("precision", ".2f")} | '
+                  f'{cell("recall", ".2f")} | {cell("tv", ".2f")} |')
+
+
+if __name__ == '__main__': main()
