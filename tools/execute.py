@@ -3,7 +3,10 @@
 
 `python tools/execute.py nbs/01_forward_process.ipynb ...` (inside the dev environment). Cells flagged
 with a test flag (`#| slow`, `#| cuda`) are skipped unless named with --flags, exactly as `nbdev_test`
-does; figures are saved as plain PNG (not retina) to keep notebooks small. Run `nbdev_clean` afterwards."""
+does; figures are saved as plain PNG (not retina) to keep notebooks small. Run `nbdev_clean` afterwards.
+
+`--cells 4 5 6 11 14` runs only those cells (indices into the notebook's cells, markdown included) and keeps every other
+cell's stored outputs: for refreshing a few cells of a long chapter. List the cells they depend on too."""
 import argparse, sys, time
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
@@ -16,11 +19,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('notebooks', nargs='+', type=Path)
     p.add_argument('--flags', nargs='*', default=[])
+    p.add_argument('--cells', nargs='*', type=int, default=None, help='run only these cells; the others keep their outputs')
     a = p.parse_args()
     skip = set(get_config().tst_flags.split()) - set(a.flags)
 
     def no_eval(cell):
         if cell.cell_type != 'code' or 'nbdev_export(' in cell.source: return True
+        if a.cells is not None and cell.idx_ not in a.cells: return True   # keeps its stored outputs
         if any(l.replace(' ', '') == '#|eval:false' for l in cell.source.splitlines()): return True   # as nbdev_test does
         flags = {l[2:].strip().split()[0] for l in cell.source.splitlines() if l.startswith('#|') and l[2:].strip()}
         if flags & skip: cell.outputs = []; return True
