@@ -66,6 +66,8 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', **arch_changes):
     from ddpm_nb.unet import UNet
     from ddpm_nb.schedules import NoiseSchedule
     from ddpm_nb.training import QUICKSTART, TrainConfig, train
+    from ddpm_nb.data import TensorImages
+    from ddpm_nb.diffusion import to_uint8
     torch.manual_seed(a.seed)
     arch = {k: v for k, v in QUICKSTART['model'].items() if k not in ('preset', 'num_classes')} | arch_changes   # unconditional
     model = UNet.from_preset(QUICKSTART['model']['preset'], **arch)
@@ -75,7 +77,8 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', **arch_changes):
     cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=a.steps, sample_every=a.steps,
                       log_every=max(1, a.steps // 20), progress=False, seed=a.seed)
     t0 = time.perf_counter()
-    run = train(model, s, [(xi, -1) for xi in x], cfg, Path(a.out) / f'{tag}_run', device=dev)
+    data = TensorImages(to_uint8(x))                   # exact for 8-bit images; batches by one indexing, on the GPU when it fits
+    run = train(model, s, data, cfg, Path(a.out) / f'{tag}_run', device=dev)
     t_train = time.perf_counter() - t0
     out, t_sample = _sample_ours(run['ema'], s, a, dev)
     return model, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing spacing, EMA weights'

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from ddpm_nb.data import IdxDataset
+from ddpm_nb.data import IdxDataset, TensorImages
 from ddpm_nb.metrics import FeatureNet, MLPFeatureNet, class_histogram, extract_features, histogram_stats, quality, train_classifier
 from ddpm_nb.schedules import NoiseSchedule
 from ddpm_nb.training import QUICKSTART, TrainConfig, train
@@ -50,7 +50,7 @@ def run_arm(arm, seed, x, a, out):
     cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=a.steps, sample_every=a.steps,
                       log_every=max(1, a.steps // 20), progress=False, seed=seed)
     t0 = time.perf_counter()
-    run = train(model, schedule, [(xi, -1) for xi in x], cfg, out / 'runs' / f'{arm}_s{seed}', device='cpu')
+    run = train(model, schedule, TensorImages(x), cfg, out / 'runs' / f'{arm}_s{seed}', device='cpu')   # unlabelled: y = -1
     t_train = time.perf_counter() - t0
     t0 = time.perf_counter()
     imgs = sample(run['ema'].eval(), schedule, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=1.0, batch_size=125,
@@ -80,7 +80,7 @@ def main():
     a = p.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     train_ds, test = IdxDataset(a.data, 'train'), IdxDataset(a.data, 'test')
-    x = train_ds.images.float() / 127.5 - 1
+    x = train_ds.images                                   # uint8 (60000, 1, 28, 28)
     data_counts = torch.bincount(test.labels, minlength=10)
     cache = out / f'feature_nets_{a.clf_steps}.pt'           # the two networks, trained once per --out
     if cache.exists():
