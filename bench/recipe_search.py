@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Recipe search on Fashion-MNIST (issue 18, point 2): one choice of the quick-start recipe changed at a time, several
-seeds per arm, every run scored under both of chapter 08's feature networks (FD, KID, precision, recall) and by its class
-histogram (total variation from the data's class frequencies).
+seeds per arm, every run scored under chapter 08's three yardsticks (the CNN and MLP feature networks and the network-free
+pixel projection `PixelPCA`: FD, KID, precision, recall) and by its class histogram under each classifier (total
+variation from the data's class frequencies), with chapter 08's rule applied per seed.
 
 Every arm trains the quality benchmark's model (the `tiny` U-Net, mults 1,2,2, attention at 7x7, 1.27M parameters,
 unconditional) for --steps optimizer steps at batch 64, then draws --n-samples images with 50 DDIM steps, eta 1,
@@ -22,7 +23,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from ddpm_nb.data import IdxDataset, TensorImages
-from ddpm_nb.metrics import FeatureNet, MLPFeatureNet, class_histogram, extract_features, histogram_stats, quality, train_classifier
+from ddpm_nb.metrics import (FeatureNet, MLPFeatureNet, PixelPCA, class_histogram, extract_features, histogram_stats, quality,
+                             train_classifier, verdict)
 from ddpm_nb.schedules import NoiseSchedule
 from ddpm_nb.training import QUICKSTART, TrainConfig, train
 from ddpm_nb.sampling import sample
@@ -38,6 +40,9 @@ ARMS = dict(
     lr3e4=({}, dict(lr=3e-4), 'linear'),
     ema999=({}, dict(ema_decay=0.999), 'linear'),
 )
+
+
+PEERS = ('lucidrains', 'diffusers')
 
 
 def run_arm(arm, seed, x, a, out):
@@ -59,11 +64,14 @@ def run_arm(arm, seed, x, a, out):
 
 
 def score(nets, refs, data_counts, u8):
+    "FD, KID, precision and recall under every yardstick; the class histogram's TV and entropy under each classifier."
     r = {}
     for name, net in nets.items():
         q = quality(net, refs[name], u8)
-        h = histogram_stats(class_histogram(net, u8), data_counts)
-        r[name] = dict(fd=q['fd'], kid=q['kid'], precision=q['precision'], recall=q['recall'], tv=h['tv'], entropy=h['entropy_bits'])
+        r[name] = dict(fd=q['fd'], kid=q['kid'], precision=q['precision'], recall=q['recall'])
+        if name != 'pca':
+            h = histogram_stats(class_histogram(net, u8), data_counts)
+            r[name] |= dict(tv=h['tv'], entropy=h['entropy_bits'])
     return r
 
 
@@ -91,11 +99,12 @@ def main():
         nets = {name: train_classifier(train_ds, steps=a.clf_steps, seed=seed, arch=arch)
                 for name, arch, seed in (('cnn', 'cnn', 0), ('mlp', 'mlp', 1))}
         torch.save({name: net.state_dict() for name, net in nets.items()}, cache)
+    nets['pca'] = PixelPCA(test.images, k=64)             # the yardstick with nothing learned
     refs = {name: extract_features(net, test.images) for name, net in nets.items()}
     log = out / 'runs.jsonl'
     done = {(r['arm'], r['seed'], r['steps'], r['n']) for r in map(json.loads, log.read_text().splitlines())} if log.exists() else set()
     rows = []
-    for peer in ('lucidrains', 'diffusers'):
+    for peer in PEERS:
         f = Path(a.peers) / f'{peer}_samples.npy'
         if f.exists():
             rows.append(dict(arm=peer, seed=0, scores=score(nets, refs, data_counts, torch.from_numpy(np.load(f)[:a.n_samples])[:, None])))
@@ -111,19 +120,28 @@ def main():
                      scores=score(nets, refs, data_counts, u8))
             with log.open('a') as f: f.write(json.dumps(r) + '\n')
             print(json.dumps(r), flush=True)
-    # summary: mean and spread over seeds, per arm and network
-    runs = [json.loads(l) for l in log.read_text().splitlines() if json.loads(l)['steps'] == a.steps and json.loads(l)['n'] == a.n_samples]
+    # summary: every run rescored from its saved samples under every yardstick; mean (min-max) over seeds
+    runs = [r for r in map(json.loads, log.read_text().splitlines()) if r['steps'] == a.steps and r['n'] == a.n_samples]
+    for r in runs: r['scores'] = score(nets, refs, data_counts, torch.from_numpy(np.load(out / f"{r['arm']}_s{r['seed']}_samples.npy"))[:, None])
     print(f'\n{a.steps} steps, N = {a.n_samples}; mean (min-max) over seeds')
-    print('| arm | seeds | net | FD | KID | precision | recall | TV |')
+    print('| arm | seeds | yardstick | FD | KID | precision | recall | TV |')
     print('|---|---|---|---:|---:|---:|---:|---:|')
-    for arm in [r['arm'] for r in rows] + list(dict.fromkeys(r['arm'] for r in runs)):
+    arms = [r['arm'] for r in rows] + list(dict.fromkeys(r['arm'] for r in runs))
+    for arm in arms:
         rs = [r for r in rows + runs if r['arm'] == arm]
         for net in nets:
             def cell(k, fmt):
-                v = [r['scores'][net][k] for r in rs]
+                v = [r['scores'][net][k] for r in rs if k in r['scores'][net]]
+                if not v: return '-'
                 return f'{statistics.mean(v):{fmt}}' + (f' ({min(v):{fmt}}-{max(v):{fmt}})' if len(v) > 1 else '')
-            print(f'| {arm} | {len(rs)} | {net} | {cell("fd", ".1f")} | {cell("kid", ".3f")} | {cell("precision", ".2f")} | '
+            print(f'| {arm} | {len(rs)} | {net} | {cell("fd", ".2f")} | {cell("kid", ".3f")} | {cell("precision", ".2f")} | '
                   f'{cell("recall", ".2f")} | {cell("tv", ".2f")} |')
-
+    print('\nchapter 08\'s rule, per seed (a: the arm wins under every yardstick, b: the other wins, level: neither)')
+    for arm in dict.fromkeys(r['arm'] for r in runs):
+        for other in ['base'] + [r['arm'] for r in rows]:
+            if other == arm: continue
+            per_seed = [verdict(r['scores'], o['scores']) for r in runs if r['arm'] == arm
+                        for o in rows + runs if o['arm'] == other and (o['seed'] == r['seed'] or other in PEERS)]
+            print(f'{arm} vs {other}: {" ".join(per_seed)}')
 
 if __name__ == '__main__': main()

@@ -6,9 +6,9 @@ network; otherwise the two are "level".
 
     python bench/robust_eval.py [--results bench/results/fashion-cpu] [--data ../shared/data/fashion-mnist] [--steps 1500]
 
-The feature networks are chapter 08's `FeatureNet` (a CNN, seed 0) and `MLPFeatureNet` (a fully connected net on the
-pixels, seed 1), each trained on the Fashion-MNIST training set; every sample set is compared with the 10,000 test
-images. Samples are the uint8 `<method>_samples.npy` files the quality benchmark keeps. CPU, about 10 minutes on 2 cores.
+The yardsticks are chapter 08's `FeatureNet` (a CNN, seed 0) and `MLPFeatureNet` (a fully connected net on the
+pixels, seed 1), each trained on the Fashion-MNIST training set, and `PixelPCA` (the test images' top 64 principal
+components: nothing learned); every sample set is compared with the 10,000 test images. Samples are the uint8 `<method>_samples.npy` files the quality benchmark keeps. CPU, about 10 minutes on 2 cores.
 """
 import argparse, itertools, json, sys, time
 from pathlib import Path
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm_nb.data import IdxDataset
-from ddpm_nb.metrics import class_histogram, extract_features, histogram_stats, predict_classes, quality, train_classifier, verdict
+from ddpm_nb.metrics import PixelPCA, class_histogram, extract_features, histogram_stats, predict_classes, quality, train_classifier, verdict
 
 
 def main():
@@ -29,26 +29,26 @@ def main():
     data_counts = torch.bincount(test.labels, minlength=10)
     samples = {m: torch.from_numpy(np.load(Path(a.results) / f'{m}_samples.npy'))[:, None] for m in a.methods}
     nets, scores, hists = {}, {m: {} for m in samples}, {m: {} for m in samples}
-    for name, arch, seed in (('cnn', 'cnn', 0), ('mlp', 'mlp', 1)):
+    for name, arch, seed in (('cnn', 'cnn', 0), ('mlp', 'mlp', 1), ('pca', None, None)):
         t0 = time.perf_counter()
-        net = nets[name] = train_classifier(train, steps=a.steps, seed=seed, arch=arch)
-        acc = (predict_classes(net, real) == test.labels).float().mean().item()
+        net = nets[name] = train_classifier(train, steps=a.steps, seed=seed, arch=arch) if arch else PixelPCA(real, k=64)
         ref = extract_features(net, real)
-        half = len(real) // 2
-        floor = quality(net, ref[:half], extract_features(net, train.images[:2000]))
-        print(f'{name}: trained in {time.perf_counter() - t0:.0f} s, test accuracy {acc:.3f}; real-vs-real floor at 2000: '
+        floor = quality(net, ref, extract_features(net, train.images[:2000]))
+        acc = f', test accuracy {(predict_classes(net, real) == test.labels).float().mean().item():.3f}' if arch else ' (nothing learned)'
+        print(f'{name}: made in {time.perf_counter() - t0:.0f} s{acc}; real-vs-real floor (2000 training images): '
               f'FD {floor["fd"]:.2f} KID {floor["kid"]:.4f}', flush=True)
         for m, x in samples.items():
             scores[m][name] = quality(net, ref, x)
+            if not arch: continue
             hists[m][name] = counts = class_histogram(net, x)
             hists[m][name + '_stats'] = histogram_stats(counts, data_counts)
     print('\n| method | network | FD | KID | precision | recall | TV from data | entropy (bits) | samples per class (0-9) |')
     print('|---|---|---:|---:|---:|---:|---:|---:|---|')
     for m in samples:
         for name in nets:
-            q, h = scores[m][name], hists[m][name + '_stats']
-            print(f'| {m} | {name} | {q["fd"]:.1f} | {q["kid"]:.3f} | {q["precision"]:.2f} | {q["recall"]:.2f} | {h["tv"]:.2f} | '
-                  f'{h["entropy_bits"]:.2f} | {" ".join(str(int(c)) for c in hists[m][name])} |')
+            q, h = scores[m][name], hists[m].get(name + '_stats')
+            tail = (f'{h["tv"]:.2f} | {h["entropy_bits"]:.2f} | {" ".join(str(int(c)) for c in hists[m][name])}' if h else '- | - | -')
+            print(f'| {m} | {name} | {q["fd"]:.1f} | {q["kid"]:.3f} | {q["precision"]:.2f} | {q["recall"]:.2f} | {tail} |')
     print()
     for a_, b_ in itertools.combinations(samples, 2):
         v = verdict(scores[a_], scores[b_])

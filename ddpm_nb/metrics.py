@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FeatureNet', 'train_classifier', 'extract_features', 'sqrtm_psd', 'frechet_distance', 'kernel_distance',
            'precision_recall', 'quality', 'MLPFeatureNet', 'predict_classes', 'class_histogram', 'histogram_stats',
-           'verdict', 'nll_bpd_estimate']
+           'verdict', 'PixelPCA', 'nll_bpd_estimate']
 
 # %% ../nbs/08_evaluation.ipynb #72d7d38f
 import math
@@ -157,6 +157,22 @@ def verdict(a:dict, b:dict) -> str:
     if set(a) != set(b) or not a: raise ValueError(f'score both sample sets under the same networks, got {sorted(a)} and {sorted(b)}')
     wins = lambda u, v: all(u[n]['fd'] < v[n]['fd'] and u[n]['kid'] < v[n]['kid'] for n in u)
     return 'a' if wins(a, b) else 'b' if wins(b, a) else 'level'
+
+# %% ../nbs/08_evaluation.ipynb #80bf1fdd
+class PixelPCA(nn.Module):
+    "A feature map with nothing learned: centred pixels projected on the top-k principal components of real images."
+    def __init__(self, real:Tensor, # (N, C, H, W) real images in [-1, 1], or uint8; N > k
+                 k:int=64):
+        super().__init__()
+        if real.dtype == torch.uint8: real = to_model_range(real)
+        x = real.flatten(1).double()
+        if not 0 < k < min(x.shape): raise ValueError(f'k must lie between 1 and {min(x.shape) - 1} for {tuple(real.shape)} images, got {k}')
+        mean = x.mean(0)
+        _, _, Vh = torch.linalg.svd(x - mean, full_matrices=False)   # rows of Vh: directions of decreasing variance
+        # parameters (frozen) rather than buffers, so extract_features finds the device as for a network
+        self.mean = nn.Parameter(mean.float(), requires_grad=False)
+        self.components = nn.Parameter(Vh[:k].T.float().contiguous(), requires_grad=False)   # (C*H*W, k)
+    def features(self, x:Tensor) -> Tensor: return (x.flatten(1) - self.mean) @ self.components
 
 # %% ../nbs/08_evaluation.ipynb #8247436c
 @torch.no_grad()
