@@ -12,6 +12,8 @@ The peers' committed samples (bench/results/fashion-cpu) are rescored at the sam
     python bench/recipe_search.py --arms base dropout v_minsnr cosine --seeds 0 1            # 800 steps, ~6 min per run
     python bench/recipe_search.py --steps 3000 --arms base dropout --seeds 0 1 --out bench/results/recipe-3000
 
+`--summary` trains nothing and prints the tables for the runs already there.
+
 Results (one JSON line per run) go to --out/runs.jsonl; a run already there is skipped, so the command resumes. Each
 run is claimed by a file (--out/ARM_sSEED.claim), so two workers can share the list (e.g. one per core with
 OMP_NUM_THREADS=1); delete the claims of runs that were interrupted before resuming.
@@ -85,6 +87,7 @@ def main():
     p.add_argument('--data', default=str(ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
     p.add_argument('--peers', default=str(ROOT / 'bench' / 'results' / 'fashion-cpu'))
     p.add_argument('--out', default=str(ROOT / 'bench' / 'results' / 'recipe-800'))
+    p.add_argument('--summary', action='store_true', help='train nothing: rescore the runs already in --out and print the tables')
     a = p.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     train_ds, test = IdxDataset(a.data, 'train'), IdxDataset(a.data, 'test')
@@ -109,7 +112,7 @@ def main():
         if f.exists():
             rows.append(dict(arm=peer, seed=0, scores=score(nets, refs, data_counts, torch.from_numpy(np.load(f)[:a.n_samples])[:, None])))
             print(peer, json.dumps(rows[-1]['scores']), flush=True)
-    for seed in a.seeds:                                  # every arm at one seed before the next seed
+    for seed in ([] if a.summary else a.seeds):           # every arm at one seed before the next seed
         for arm in a.arms:
             if (arm, seed, a.steps, a.n_samples) in done: continue
             try: (out / f'{arm}_s{seed}.claim').touch(exist_ok=False)   # several workers (one per core) share the list
@@ -123,6 +126,7 @@ def main():
     # summary: every run rescored from its saved samples under every yardstick; mean (min-max) over seeds
     runs = [r for r in map(json.loads, log.read_text().splitlines()) if r['steps'] == a.steps and r['n'] == a.n_samples]
     for r in runs: r['scores'] = score(nets, refs, data_counts, torch.from_numpy(np.load(out / f"{r['arm']}_s{r['seed']}_samples.npy"))[:, None])
+    (out / 'summary.json').write_text(json.dumps(dict(peers=rows, runs=runs), indent=1))
     print(f'\n{a.steps} steps, N = {a.n_samples}; mean (min-max) over seeds')
     print('| arm | seeds | yardstick | FD | KID | precision | recall | TV |')
     print('|---|---|---|---:|---:|---:|---:|---:|')

@@ -158,7 +158,7 @@ def verdict(a:dict, b:dict) -> str:
     wins = lambda u, v: all(u[n]['fd'] < v[n]['fd'] and u[n]['kid'] < v[n]['kid'] for n in u)
     return 'a' if wins(a, b) else 'b' if wins(b, a) else 'level'
 
-# %% ../nbs/08_evaluation.ipynb #80bf1fdd
+# %% ../nbs/08_evaluation.ipynb #8fb99807
 class PixelPCA(nn.Module):
     "A feature map with nothing learned: centred pixels projected on the top-k principal components of real images."
     def __init__(self, real:Tensor, # (N, C, H, W) real images in [-1, 1], or uint8; N > k
