@@ -1,9 +1,9 @@
 """How much do the chapters' statistical checks vary with the seed? The spreads behind the margins of their asserts.
 
-`python bench/seed_robustness.py toy [--seeds 0 6] [--steps 2500] [--hidden 256]`: chapter 06's 2-D toy (MLP, 2000
+`python bench/seed_robustness.py toy [--seeds 0 6] [--steps 2500] [--hidden 128]`: chapter 06's 2-D toy (MLP, 2000
 samples by Algorithm 2), retrained and resampled per seed; prints the sliced Wasserstein distance to fresh data, five
 data-vs-data floors and the distance of pure noise.
-`python bench/seed_robustness.py samplers [--steps 5000] [--hidden 256] [--n 2000]`: chapter 07's toy check, every
+`python bench/seed_robustness.py samplers [--steps 5000] [--hidden 128] [--n 2000]`: chapter 07's toy check, every
 sampler at several step counts, with the chapter's four asserts evaluated per seed.
 `python bench/seed_robustness.py classifier [--seeds 0 4] [--steps 400] [--batch 128] [--n-train 20000]`: chapter 08's
 feature network trained per seed, its test accuracy and its calibration (floor, blur, noise, a missing class) at 1000
@@ -25,8 +25,8 @@ from ddpm_nb.training import sliced_wasserstein
 from ddpm_nb.unet import MLPDenoiser
 
 
-def toy(seed:int, steps:int=2500, hidden:int=256) -> str:
-    "Chapter 06's toy run (`steps` training steps, an MLP `hidden` wide) with every random choice following `seed`."
+def trained_toy(seed:int, steps:int, hidden:int) -> tuple:
+    "The chapters' 2-D toy: an MLP `hidden` wide trained on the swiss roll for `steps`, every random choice from `seed`."
     torch.manual_seed(seed)
     sched, data = NoiseSchedule.from_name('linear', 1000), toy_2d('swiss_roll', 20_000)
     mlp = MLPDenoiser(hidden=hidden, depth=4)
@@ -35,7 +35,13 @@ def toy(seed:int, steps:int=2500, hidden:int=256) -> str:
     for _ in range(steps):
         loss = diffusion_loss(mlp, sched, data[torch.randint(0, len(data), (512,))])
         opt.zero_grad(); loss.backward(); opt.step(); lr_decay.step()
-    samples = sample(mlp.eval(), sched, (2000, 2), 'ddpm', clip_x0=False, generator=torch.Generator().manual_seed(seed))
+    return mlp.eval(), sched
+
+
+def toy(seed:int, steps:int=2500, hidden:int=128) -> str:
+    "Chapter 06's toy check: the trained toy sampled by Algorithm 2, against fresh data, data-vs-data floors and noise."
+    mlp, sched = trained_toy(seed, steps, hidden)
+    samples = sample(mlp, sched, (2000, 2), 'ddpm', clip_x0=False, generator=torch.Generator().manual_seed(seed))
     fresh = toy_2d('swiss_roll', 2000, seed=1)
     floors = [sliced_wasserstein(toy_2d('swiss_roll', 2000, seed=100 + k), fresh) for k in range(5)]
     sw, noise = sliced_wasserstein(samples, fresh), sliced_wasserstein(torch.randn(2000, 2), fresh)
@@ -43,17 +49,9 @@ def toy(seed:int, steps:int=2500, hidden:int=256) -> str:
             f'sw/mean floor {sw / (sum(floors) / 5):.2f}  sw/noise {sw / noise:.2f}')
 
 
-def samplers(seed:int, steps:int=5000, hidden:int=256, n:int=2000) -> str:
-    "Chapter 07's toy check: the MLP trained for `steps`, then every sampler at several step counts, n points each."
-    torch.manual_seed(seed)
-    sched, data = NoiseSchedule.from_name('linear', 1000), toy_2d('swiss_roll', 20_000)
-    mlp = MLPDenoiser(hidden=hidden, depth=4)
-    opt = torch.optim.AdamW(mlp.parameters(), lr=2e-3)
-    lr_decay = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=steps)
-    for _ in range(steps):
-        loss = diffusion_loss(mlp, sched, data[torch.randint(0, len(data), (512,))])
-        opt.zero_grad(); loss.backward(); opt.step(); lr_decay.step()
-    mlp.eval()
+def samplers(seed:int, steps:int=5000, hidden:int=128, n:int=2000) -> str:
+    "Chapter 07's toy check: the trained toy sampled by every sampler at several step counts, n points each."
+    mlp, sched = trained_toy(seed, steps, hidden)
     fresh, fresh2 = toy_2d('swiss_roll', n, seed=1), toy_2d('swiss_roll', n, seed=2)
     floor, sw = sliced_wasserstein(fresh2, fresh), {}
     for name, counts in [('ddpm', [1000]), ('ddim', [5, 10, 20, 50, 1000]), ('dpmpp_2m', [5, 10, 20])]:
@@ -106,7 +104,7 @@ if __name__ == '__main__':
     p.add_argument('what', choices=['toy', 'samplers', 'classifier'])
     p.add_argument('--seeds', nargs=2, type=int, default=[0, 6], help='first seed and one past the last')
     p.add_argument('--steps', type=int, default=None, help='toy and samplers: training steps (default 2500 and 5000)')
-    p.add_argument('--hidden', type=int, default=256, help='toy and samplers: MLP width')
+    p.add_argument('--hidden', type=int, default=128, help='toy and samplers: MLP width')
     p.add_argument('--batch', type=int, default=128, help='classifier: batch size')
     p.add_argument('--n-train', type=int, default=20_000, help='classifier: training digits')
     p.add_argument('--n', type=int, default=2000, help='samplers: points per sample')
