@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def fashion(split):
-    from ddpm_nb.data import IdxDataset
+    from ddpm_nb.loaders import IdxDataset
     p = Path(os.environ.get('DDPM_NB_FASHION', ROOT.parent / 'shared' / 'data' / 'fashion-mnist'))
     if not p.is_dir(): sys.exit(f'Fashion-MNIST not found at {p}: set DDPM_NB_FASHION to a folder of its idx files')
     return IdxDataset(p, split)

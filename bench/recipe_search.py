@@ -24,7 +24,8 @@ import numpy as np
 import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from ddpm_nb.data import IdxDataset, TensorImages
+from ddpm_nb.data import TensorImages
+from ddpm_nb.loaders import IdxDataset
 from ddpm_nb.metrics import (FeatureNet, MLPFeatureNet, PixelPCA, class_histogram, extract_features, histogram_stats, quality,
                              train_classifier, verdict)
 from ddpm_nb.schedules import NoiseSchedule

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ddpm_nb.data import IdxDataset
+from ddpm_nb.loaders import IdxDataset
 from ddpm_nb.metrics import PixelPCA, class_histogram, extract_features, histogram_stats, predict_classes, quality, train_classifier, verdict
 
 

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'ARCHITECTURES', 'atomic_write', 'cpu_state_dict', 'strip_module_prefix', 'load_weights',
            'read_weights', 'nonfinite_tensors', 'build_model', 'model_config', 'read_config', 'save_model',
-           'save_checkpoint', 'latest_checkpoint', 'load_model', 'load_training_state']
+           'save_checkpoint', 'latest_checkpoint', 'load_model', 'load_training_state', 'prune_checkpoints', 'lock_run',
+           'claim_run']
 
 # %% ../nbs/11_checkpoints.ipynb #0c926275
 import json
@@ -203,3 +204,35 @@ def load_training_state(path, model:nn.Module, ema_model:nn.Module) -> dict:
     except Exception as e:          # torch raises many kinds here: name the file and stop
         raise ValueError(f'{path / "state.pt"} cannot be read as a training state ({type(e).__name__}); '
                          'resume from an earlier checkpoint') from None
+
+# %% ../nbs/11_checkpoints.ipynb #4b5f20ee
+def prune_checkpoints(ckpt_dir:Path, keep_last:int, best:str=None):
+    "Delete the step-* folders of ckpt_dir except the last keep_last and the one named best."
+    steps = sorted(d for d in Path(ckpt_dir).iterdir() if d.is_dir() and d.name.startswith('step-'))
+    for d in steps[:-keep_last]:
+        if d.name != best: shutil.rmtree(d)
+
+def lock_run(out:Path, rank:int=0):
+    "An open file holding an exclusive lock on out/.lock (rank 0, where flock exists), or None; a second trainer is refused."
+    try: import fcntl
+    except ImportError: return None                        # Windows: no flock, no lock
+    if rank != 0: return None
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    f = open(out / '.lock', 'w')
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise FileExistsError(f'{out} is in use: another process is training into it; wait for it to finish, or choose another run directory') from None
+    return f
+
+def claim_run(ckpt_dir:Path, resume:bool, overwrite:bool, rank:int=0):
+    "A run directory belongs to one run: refuse to train over one without resume or overwrite; clear interrupted saves."
+    ckpt_dir = Path(ckpt_dir)
+    if rank != 0 or not ckpt_dir.is_dir(): return
+    if latest_checkpoint(ckpt_dir.parent) is not None and not resume:
+        if not overwrite:
+            raise FileExistsError(f'{ckpt_dir.parent} already holds a run (latest checkpoint {(ckpt_dir / "latest").read_text().strip()}); '
+                                  'resume it, or choose overwrite to start again there')
+        shutil.rmtree(ckpt_dir); return
+    for d in ckpt_dir.glob('.*'):                          # temporary folders and files of saves that were killed
+        shutil.rmtree(d) if d.is_dir() else d.unlink()

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from .checkpoints import latest_checkpoint, load_model, read_config
-from .data import TOYS, PointsDataset, load_images
+from .data import TOYS, PointsDataset
+from .loaders import load_images
 from .devices import check_fits, default_device
 from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import DEFAULTS, SAMPLERS, SPACINGS, sample, spaced_timesteps
