@@ -144,11 +144,26 @@ def run_lucidrains(x, a, dev):
     diff = GaussianDiffusion(net, image_size=28, timesteps=1000, sampling_timesteps=50).to(dev)   # pred_v, sigmoid schedule
     opt = torch.optim.Adam(diff.parameters(), lr=1e-4, betas=(0.9, 0.99))
     ema = EMA(diff, beta=0.995, update_every=10).to(dev)
+    # a long CPU run can be cut off: every 250 steps its state goes to one file (written atomically), and a later call
+    # with the same --out resumes from it at the same data position and random state
+    state_file, k0, t_before = Path(a.out) / 'lucidrains_state.pt', 0, 0.0
+    if state_file.is_file():
+        st = torch.load(state_file, map_location=dev, weights_only=False)
+        diff.load_state_dict(st['diff']); ema.load_state_dict(st['ema']); opt.load_state_dict(st['opt'])
+        torch.set_rng_state(st['rng']); k0, t_before = st['step'], st['seconds']
+        print(f'lucidrains: resuming at step {k0} of {a.steps}', flush=True)
     t0 = time.perf_counter()
-    for x0 in batches(x, a.steps, a.batch_size, a.seed):
+    for k, x0 in enumerate(batches(x, a.steps, a.batch_size, a.seed)):
+        if k < k0: continue
         loss = diff((x0.to(dev) + 1) / 2)                 # its auto_normalize expects [0, 1]
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(diff.parameters(), 1.0); opt.step(); ema.update()
-    t_train = time.perf_counter() - t0
+        if (k + 1) % 250 == 0 or k + 1 == a.steps:
+            tmp = state_file.with_suffix('.tmp')
+            torch.save(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(),
+                            step=k + 1, seconds=t_before + time.perf_counter() - t0), tmp)
+            os.replace(tmp, state_file)
+            print(f'lucidrains: step {k + 1} of {a.steps}, loss {loss.item():.4f}', flush=True)
+    t_train = t_before + time.perf_counter() - t0
     ema.ema_model.eval(); torch.manual_seed(a.seed)
     outs, t0 = [], time.perf_counter()
     with torch.no_grad():
