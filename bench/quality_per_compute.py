@@ -53,11 +53,11 @@ def batches(x, steps, batch, seed):
 
 
 # ---- ours: ddpm_nb's recipe (the quick start's settings, unconditional) -------------------------------------------
-def _sample_ours(model, s, a, dev, eta=1.0):
+def _sample_ours(model, s, a, dev, eta=1.0, target='eps'):
     "50 DDIM steps (trailing spacing) from our model; returns (samples, seconds)."
     from ddpm_nb.sampling import sample
     t0 = time.perf_counter()
-    out = sample(model.eval(), s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=a.sample_batch,
+    out = sample(model.eval(), s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=a.sample_batch, target=target,
                  generator=torch.Generator(dev).manual_seed(a.seed))
     return out, time.perf_counter() - t0
 
@@ -80,7 +80,7 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', **arch_changes):
     data = TensorImages(to_uint8(x))                   # exact for 8-bit images; batches by one indexing, on the GPU when it fits
     run = train(model, s, data, cfg, Path(a.out) / f'{tag}_run', device=dev)
     t_train = time.perf_counter() - t0
-    out, t_sample = _sample_ours(run['ema'], s, a, dev)
+    out, t_sample = _sample_ours(run['ema'], s, a, dev, target=cfg.target)
     return model, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing spacing, EMA weights'
 
 
@@ -90,8 +90,8 @@ def _resample_ours(a, dev, eta, ema):
     from ddpm_nb.checkpoints import load_model
     run = Path(a.out) / 'ours_run'
     if not run.is_dir(): sys.exit(f'{run} not found: run --methods ours first')
-    model, s, _ = load_model(run, dev, ema=ema)
-    out, t_sample = _sample_ours(model, s, a, dev, eta)
+    model, s, meta = load_model(run, dev, ema=ema)
+    out, t_sample = _sample_ours(model, s, a, dev, eta, meta['target'])
     return model, out, 0.0, t_sample, f'DDIM, 50 steps, eta {eta:g}, trailing, {"EMA" if ema else "raw"} weights (model of ours)'
 
 def run_ours_eta0(x, a, dev): return _resample_ours(a, dev, eta=0.0, ema=True)

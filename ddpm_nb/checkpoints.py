@@ -183,7 +183,7 @@ def latest_checkpoint(run_dir) -> Path:
 def load_model(path, # a run directory (its latest checkpoint), a checkpoint folder or a model folder
                device='cpu',
                ema:bool=True, # a checkpoint's EMA weights (True) or its raw weights; a model folder has one set
-              ) -> tuple: # (model in eval mode, NoiseSchedule or None, config dict)
+              ) -> tuple: # (model in eval mode, NoiseSchedule or None, config dict with 'target' and 'weights')
     "Rebuild a saved model, from any folder this package writes (and the older formats)."
     path = Path(path)
     if (path / 'checkpoints' / 'latest').is_file(): path = latest_checkpoint(path)
@@ -194,7 +194,9 @@ def load_model(path, # a run directory (its latest checkpoint), a checkpoint fol
     except ValueError as e: raise ValueError(f'{weights}: {e}') from None
     sc = meta.get('schedule')
     schedule = None if sc is None else NoiseSchedule(sc['betas']) if 'betas' in sc else NoiseSchedule.from_name(**sc)
-    return model.to(device).eval(), (schedule.to(device) if schedule is not None else None), dict(meta, weights=weights.name)
+    # what the network predicts: a checkpoint records it, an older model folder may not (then the paper's eps)
+    target = meta.get('target') or meta.get('train', {}).get('target') or 'eps'
+    return model.to(device).eval(), (schedule.to(device) if schedule is not None else None), dict(meta, weights=weights.name, target=target)
 
 def load_training_state(path, model:nn.Module, ema_model:nn.Module) -> dict:
     "Load a training checkpoint's weights into model and ema_model, and return its state.pt."

@@ -258,7 +258,7 @@ def cmd_sample(args) -> Path:
     if schedule is None:                                        # a model folder saved without its schedule
         schedule = NoiseSchedule.from_name('linear', 1000).to(device)
         print(f'ddpm_nb sample: note: {ck} stores no noise schedule; using the paper\'s linear schedule with T=1000', file=sys.stderr)
-    target = meta.get('target') or meta.get('train', {}).get('target', 'eps')
+    target = meta['target']                              # what the network predicts, as the folder records it
     if args.guidance and model.config.num_classes is None: raise ValueError('--guidance needs a class-conditional model; this one was trained without labels')
     if args.label is not None and model.config.num_classes is not None and not 0 <= args.label < model.config.num_classes:
         raise ValueError(f'--label must be in [0, {model.config.num_classes - 1}], got {args.label}')

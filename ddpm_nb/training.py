@@ -309,15 +309,15 @@ QUICKSTART = dict(model=dict(preset='tiny', channel_mults=(1, 2, 2), attn_resolu
                   train=dict(batch_size=64, lr=1e-3, warmup_steps=50, ema_decay=0.995, val_max=1000))
 
 def quickstart_model(run_dir=None, # run directory of the quick start; when it holds no checkpoint the model is trained here
-                     steps:int=600, device=None, out_dir=None) -> tuple: # (EMA model in eval mode, schedule)
+                     steps:int=600, device=None, out_dir=None) -> tuple: # (EMA model in eval mode, schedule, target)
     "The README quick start's digit model: loaded from run_dir if present, else trained with the same recipe (tools/quickstart.py)."
     if run_dir is not None and latest_checkpoint(run_dir) is not None:
-        model, schedule, _ = load_model(run_dir, device or 'cpu')
-        return model, schedule
+        model, schedule, meta = load_model(run_dir, device or 'cpu')
+        return model, schedule, meta['target']          # an earlier quick start may predict another target
     torch.manual_seed(0)
     m = dict(QUICKSTART['model'])
     model, schedule = UNet.from_preset(m.pop('preset'), **m), NoiseSchedule.from_name('linear', 1000)
     cfg = TrainConfig(steps=steps, **QUICKSTART['train'], ckpt_every=steps, val_every=steps, sample_every=steps,
                       log_every=max(1, min(100, steps // 20)), progress=False)
     run = train(model, schedule, load_images('digits'), cfg, out_dir or tempfile.mkdtemp(), device=device)
-    return run['ema'].eval(), schedule                   # train moved it to the device
+    return run['ema'].eval(), schedule, cfg.target       # train moved it to the device
