@@ -75,13 +75,13 @@ def blur(x, sigma):
     return F.conv2d(F.pad(x, (0, 0, 3, 3), mode='replicate'), k.view(1, 1, 7, 1))
 
 
-def classifier(seed:int, n_ref:int=1000, steps:int=400, batch:int=128, n_train:int=20_000) -> str:
+def classifier(seed:int, n_ref:int=1000, steps:int=400, batch:int=128, n_train:int=20_000, width:int=32) -> str:
     "Chapter 08's calibration with the feature network trained from `seed` (`steps` of `batch` images from `n_train` digits)."
     train_ds, test_ds = tensor_images(DigitsDataset(n_train, seed=0)), DigitsDataset(2 * n_ref, seed=1)
     real_x, real_y = collate([test_ds[i] for i in range(len(test_ds))])
     pool_x, pool_y = collate([train_ds[i] for i in range(2 * n_ref)])
     clean, g = pool_x[:n_ref], torch.Generator().manual_seed(seed)
-    net = train_classifier(train_ds, steps=steps, batch_size=batch, seed=seed)
+    net = train_classifier(train_ds, steps=steps, batch_size=batch, seed=seed, width=width)
     with torch.no_grad(): acc = (net(real_x).argmax(1) == real_y).float().mean().item()
     ref = extract_features(net, real_x[:n_ref])
     variants = {'floor': clean, 'blur0.7': blur(clean, 0.7), 'blur1.2': blur(clean, 1.2),
@@ -107,10 +107,11 @@ if __name__ == '__main__':
     p.add_argument('--hidden', type=int, default=128, help='toy and samplers: MLP width')
     p.add_argument('--batch', type=int, default=128, help='classifier: batch size')
     p.add_argument('--n-train', type=int, default=20_000, help='classifier: training digits')
+    p.add_argument('--width', type=int, default=32, help='classifier: the CNN\'s width')
     p.add_argument('--n', type=int, default=2000, help='samplers: points per sample')
     a = p.parse_args()
     for seed in range(*a.seeds):
         t0 = time.time()
         line = (toy(seed, a.steps or 2500, a.hidden) if a.what == 'toy' else samplers(seed, a.steps or 5000, a.hidden, a.n) if a.what == 'samplers'
-                else classifier(seed, steps=a.steps or 400, batch=a.batch, n_train=a.n_train))
+                else classifier(seed, steps=a.steps or 400, batch=a.batch, n_train=a.n_train, width=a.width))
         print(f'seed {seed} ({time.time() - t0:.0f} s): {line}', flush=True)

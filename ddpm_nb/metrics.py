@@ -33,12 +33,13 @@ class FeatureNet(nn.Module):
 def train_classifier(ds, # (x, y) pairs with labels 0 .. num_classes-1
                      num_classes:int=10, steps:int=1500, batch_size:int=128, lr:float=2e-3, seed:int=0, device='cpu',
                      arch:str='cnn', # 'cnn' (FeatureNet) or 'mlp' (MLPFeatureNet, below)
+                     width:int=32, # the CNN's width (its cost per step grows about as width squared)
                     ) -> nn.Module:
     "Train a feature network with AdamW and a one-cycle learning rate, on random batches of ds."
     if arch not in ('cnn', 'mlp'): raise ValueError(f"arch must be 'cnn' or 'mlp', got {arch!r}")
     torch.manual_seed(seed)
     x0, _ = ds[0]
-    net = (FeatureNet(x0.shape[0], num_classes) if arch == 'cnn' else MLPFeatureNet(x0.shape[0], num_classes, x0.shape[-1])).to(device)
+    net = (FeatureNet(x0.shape[0], num_classes, width) if arch == 'cnn' else MLPFeatureNet(x0.shape[0], num_classes, x0.shape[-1])).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
     get = batch_source(ds)                                # one indexing when ds is held as a tensor (chapter 05)
