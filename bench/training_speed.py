@@ -9,6 +9,10 @@ The two are run in alternation, `--rounds` times, each for `--steps` steps, and 
 made fast (chapter 12) and fused AdamW. What the loop adds on top: batches by index, label dropout, the non-finite
 check, gradient clipping, the learning-rate warm-up, the EMA update and the loss log. The ratio loop / bare is printed;
 the target of issue 17 is at most 1.05 at the tiny preset and batch 64.
+
+`--profile` instead counts, under torch's profiler, the ATen operations each side runs per step (leaf operations: on a
+GPU each is at least one kernel launch) and lists what the loop adds by name. A small model on a fast GPU is bound by
+these launches and by the host's Python around them, not by arithmetic, so the count is the number to watch on the CPU.
 """
 import argparse, json, platform, sys, tempfile, time
 from pathlib import Path
@@ -46,17 +50,47 @@ def loop(preset, data, schedule, steps, batch, device) -> float:
     return r['history']['seconds'] / steps
 
 
+def _fused(e) -> bool: return e.name.startswith(('aten::_foreach', 'aten::_fused'))    # one kernel (a few) on a GPU
+
+def leaf_ops(fn) -> dict:
+    "ATen operations that fn() runs, counted by name: leaves, with a foreach or fused operation counted once, as a GPU runs it."
+    from collections import Counter
+    from torch.profiler import profile, ProfilerActivity
+    def inside_fused(e):
+        while e.cpu_parent is not None:
+            e = e.cpu_parent
+            if _fused(e): return True
+        return False
+    with profile(activities=[ProfilerActivity.CPU]) as prof: fn()
+    return Counter(e.name for e in prof.events() if e.name.startswith('aten::') and not inside_fused(e)
+                   and (_fused(e) or not any(c.name.startswith('aten::') for c in e.cpu_children)))
+
+
+def profile_ops(preset, data, schedule, steps, batch, device):
+    "Operations per step of the bare step and of train() (the difference of two run lengths, so set-up cancels)."
+    per_step = {}
+    for name, f in (('bare', bare), ('train()', loop)):
+        short, long = (leaf_ops(lambda n=n: f(preset, data, schedule, n, batch, device)) for n in (steps, 2 * steps))
+        per_step[name] = {k: (long[k] - short.get(k, 0)) / steps for k in long}
+    b, l = per_step['bare'], per_step['train()']
+    print(f'ATen operations per step (a foreach or fused one counted once): bare {sum(b.values()):.0f}, train() {sum(l.values()):.0f}')
+    extra = sorted(((n - b.get(k, 0), k) for k, n in l.items() if n - b.get(k, 0) > 0.05), reverse=True)
+    print('what train() adds per step:', ', '.join(f'{k[6:]} {n:.1f}' for n, k in extra[:15]))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='tiny'); p.add_argument('--batch', type=int, default=64)
     p.add_argument('--steps', type=int, default=30); p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--device', default='cpu')
+    p.add_argument('--profile', action='store_true', help='count the operations per step instead of timing')
     a = p.parse_args()
     device = torch.device(a.device)
     if device.type == 'cpu': keep_freed_memory()         # as train does, so that both sides run under the same allocator
     print(json.dumps(dict(python=platform.python_version(), torch=torch.__version__, threads=torch.get_num_threads(),
                           preset=a.preset, batch=a.batch, steps=a.steps, rounds=a.rounds, device=str(device))))
     data, schedule = tensor_images(DigitsDataset(8 * a.batch)), NoiseSchedule.from_name('linear', 1000).to(device)
+    if a.profile: return profile_ops(a.preset, data, schedule, a.steps, a.batch, device)
     times = dict(bare=[], loop=[])
     for r in range(a.rounds):
         times['bare'].append(bare(a.preset, data, schedule, a.steps, a.batch, device))
