@@ -26,7 +26,7 @@ from .devices import check_fits, default_device
 from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import DEFAULTS, SAMPLERS, SPACINGS, sample, spaced_timesteps
 from .schedules import SCHEDULES, NoiseSchedule
-from .training import TrainConfig, changed_options, train
+from .training import COMPILE_MODES, TrainConfig, changed_options, train
 from .speed import make_fast
 from .unet import PRESETS, MLPDenoiser, UNet
 from .viz import save_gif, save_grid
@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument('--min-snr-gamma', type=float, help='min-SNR-gamma loss weighting, e.g. 5 (default: none)')
     o.add_argument('--label-dropout', type=float, default=0.1, help='share of labels replaced by "no label", for guidance (default: 0.1)')
     o.add_argument('--amp', default='auto', choices=('auto', 'bf16', 'fp16', 'none'), help='mixed precision: auto (bf16 or fp16 on CUDA, none on the CPU), bf16 (also on the CPU), fp16 (CUDA only) or none (default: auto)')
+    o.add_argument('--compile', choices=[m for m in COMPILE_MODES if m], help='torch.compile mode for the training step: default, reduce-overhead (CUDA graphs), max-autotune, ... (default: none, eager; chapter 12)')
     o.add_argument('--seed', type=int, default=0)
     r = t.add_argument_group('run')
     r.add_argument('--out', default='runs/ddpm', help='run directory for checkpoints and samples (default: runs/ddpm)')
@@ -187,7 +188,7 @@ def cmd_train(args) -> Path:
     warmup = args.warmup_steps if args.warmup_steps is not None else saved.get('warmup_steps', min(500, steps))
     cfg = TrainConfig(steps=steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=warmup,
                       grad_accum=args.grad_accum, ema_decay=args.ema_decay, target=args.target, loss=args.loss,
-                      min_snr_gamma=args.min_snr_gamma, label_dropout=args.label_dropout, amp=args.amp, seed=args.seed,
+                      min_snr_gamma=args.min_snr_gamma, label_dropout=args.label_dropout, amp=args.amp, compile=args.compile, seed=args.seed,
                       ckpt_every=min(args.ckpt_every, steps), sample_every=args.sample_every or min(args.ckpt_every, steps),
                       val_max=args.val_max, val_fraction=0.05 if args.val_max > 0 else 0.0,
                       val_every=min(args.ckpt_every, steps), log_every=max(1, min(100, steps // 20)), progress=not args.quiet)
