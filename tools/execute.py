@@ -5,9 +5,12 @@
 with a test flag (`#| slow`, `#| cuda`) are skipped unless named with --flags, exactly as `nbdev_test`
 does; figures are saved as plain PNG (not retina) to keep notebooks small. Run `nbdev_clean` afterwards.
 
+A failing cell stops the run and leaves the notebook as it was; the outputs up to the failure are written to
+`<tmp>/<name>.failed.ipynb`, so the numbers behind a failed assert can be read.
+
 `--cells 4 5 6 11 14` runs only those cells (indices into the notebook's cells, markdown included) and keeps every other
 cell's stored outputs: for refreshing a few cells of a long chapter. List the cells they depend on too."""
-import argparse, sys, time
+import argparse, sys, tempfile, time
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
@@ -39,7 +42,10 @@ def main():
         try:
             with working_directory(path.resolve().parent): shell.run_all(nb, exc_stop=True, preproc=no_eval)
         except Exception:
-            sys.stderr.write(shell.prettytb(fname=path) + '\n'); sys.exit(f'{path} failed: not saved')
+            sys.stderr.write(shell.prettytb(fname=path) + '\n')
+            kept = Path(tempfile.gettempdir()) / f'{path.stem}.failed.ipynb'   # outside nbs/, where nbdev_test would find it
+            write_nb(nb, kept)                          # the outputs up to the failure, to read the numbers behind it
+            sys.exit(f'{path} failed: not saved; its outputs up to the failing cell are in {kept}')
         write_nb(nb, path)
         print(f'{path}: executed in {time.time() - start:.1f} s, {path.stat().st_size / 1e6:.2f} MB')
 
