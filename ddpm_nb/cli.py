@@ -26,7 +26,7 @@ from .devices import check_fits, default_device
 from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import DEFAULTS, SAMPLERS, SPACINGS, sample, spaced_timesteps
 from .schedules import SCHEDULES, NoiseSchedule
-from .training import COMPILE_MODES, TrainConfig, changed_options, train
+from .training import COMPILE_MODES, QUICKSTART, TrainConfig, changed_options, train
 from .speed import make_fast
 from .unet import PRESETS, MLPDenoiser, UNet
 from .viz import save_gif, save_grid
@@ -86,9 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument('--warmup-steps', type=int, help='linear learning-rate warm-up (default: 500, at most the run\'s steps; with --resume, the run\'s own)')
     o.add_argument('--grad-accum', type=_positive, default=1, help='micro-batches per optimizer step (default: 1)')
     o.add_argument('--ema-decay', type=float, default=0.9999, help='EMA decay of the sampling weights (default: 0.9999)')
-    o.add_argument('--target', default='eps', choices=TARGETS, help='what the network predicts (default: eps)')
+    rec = QUICKSTART['train']                              # the recommended recipe's choices (chapter 06; the paper: eps, none)
+    o.add_argument('--target', choices=TARGETS, help=f'what the network predicts (default: {rec["target"]}; with --resume, the run\'s own)')
     o.add_argument('--loss', default='mse', choices=LOSSES, help='regression loss (default: mse)')
-    o.add_argument('--min-snr-gamma', type=float, help='min-SNR-gamma loss weighting, e.g. 5 (default: none)')
+    o.add_argument('--min-snr-gamma', type=float, help=f'min-SNR-gamma loss weighting, 0 for none (default: {rec["min_snr_gamma"]:g}; with --resume, the run\'s own)')
     o.add_argument('--label-dropout', type=float, default=0.1, help='share of labels replaced by "no label", for guidance (default: 0.1)')
     o.add_argument('--amp', default='auto', choices=('auto', 'bf16', 'fp16', 'none'), help='mixed precision: auto (bf16 or fp16 on CUDA, none on the CPU), bf16 (also on the CPU), fp16 (CUDA only) or none (default: auto)')
     o.add_argument('--compile', choices=[m for m in COMPILE_MODES if m], help='torch.compile mode for the training step: default, reduce-overhead (CUDA graphs), max-autotune, ... (default: none, eager; chapter 12)')
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--spacing', default=DEFAULTS['spacing'], choices=SPACINGS, help=f'which timesteps a short sampler visits (default: {DEFAULTS["spacing"]})')
     sp.add_argument('--var', default=DEFAULTS['var_type'], choices=('large', 'small'), help=f'DDPM variance: beta_t (large) or beta tilde (small) (default: {DEFAULTS["var_type"]})')
     sp.add_argument('--label', type=int, help='class label for every sample (default: labels cycle 0, 1, 2, ...)')
-    sp.add_argument('--guidance', type=float, default=0.0, help='classifier-free guidance weight w of Ho & Salimans; 0 is none (default: 0)')
+    sp.add_argument('--guidance', type=float, default=0.0, help='classifier-free guidance weight w of Ho & Salimans; 0 is none (default: 0); use it with --sampler dpmpp_2m: with DDIM the samples fall apart as w grows (chapter 08)')
     sp.add_argument('--raw', action='store_true', help='use the raw weights instead of the EMA')
     sp.add_argument('--seed', type=int, default=0)
     sp.add_argument('--batch-size', type=_positive, default=256, help='samples per network call (default: 256)')
@@ -186,9 +187,11 @@ def cmd_train(args) -> Path:
     ds, model = data_and_model(args)
     steps = args.steps or (max(1, math.ceil(args.epochs * len(ds) / args.batch_size)) if args.epochs else 10000)
     warmup = args.warmup_steps if args.warmup_steps is not None else saved.get('warmup_steps', min(500, steps))
+    target = args.target or saved.get('target', QUICKSTART['train']['target'])
+    gamma = args.min_snr_gamma if args.min_snr_gamma is not None else saved.get('min_snr_gamma', QUICKSTART['train']['min_snr_gamma'])
     cfg = TrainConfig(steps=steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=warmup,
-                      grad_accum=args.grad_accum, ema_decay=args.ema_decay, target=args.target, loss=args.loss,
-                      min_snr_gamma=args.min_snr_gamma, label_dropout=args.label_dropout, amp=args.amp, compile=args.compile, seed=args.seed,
+                      grad_accum=args.grad_accum, ema_decay=args.ema_decay, target=target, loss=args.loss,
+                      min_snr_gamma=gamma or None, label_dropout=args.label_dropout, amp=args.amp, compile=args.compile, seed=args.seed,
                       ckpt_every=min(args.ckpt_every, steps), sample_every=args.sample_every or min(args.ckpt_every, steps),
                       val_max=args.val_max, val_fraction=0.05 if args.val_max > 0 else 0.0,
                       val_every=min(args.ckpt_every, steps), log_every=max(1, min(100, steps // 20)), progress=not args.quiet)

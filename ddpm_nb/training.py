@@ -311,7 +311,7 @@ def _loop(model, schedule, data, cfg:TrainConfig, out:Path, resume:bool, device,
 
 # %% ../nbs/06_training.ipynb #ad25bced
 QUICKSTART = dict(model=dict(preset='tiny', channel_mults=(1, 2, 2), attn_resolutions=(7,), dropout=0.0, num_classes=10),
-                  train=dict(batch_size=64, lr=1e-3, warmup_steps=50, ema_decay=0.995, val_max=1000))
+                  train=dict(batch_size=64, lr=1e-3, warmup_steps=50, ema_decay=0.995, target='v', min_snr_gamma=5.0, val_max=1000))
 
 def quickstart_model(run_dir=None, # run directory of the quick start; when it holds no checkpoint the model is trained here
                      steps:int=600, device=None, out_dir=None) -> tuple: # (EMA model in eval mode, schedule, target)
