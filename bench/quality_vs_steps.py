@@ -12,7 +12,7 @@ T steps as the reference. Every setting starts from the same seed, so the settin
   python bench/quality_vs_steps.py --only-ddpm                       # then the DDPM reference (about 17 minutes on 2 cores)
   python bench/quality_vs_steps.py --run bench/results/fashion/ours_run --n-samples 5000 --steps 5 10 20 50 100 250 \\
       --ddpm --sample-batch 1000 --device cuda                        # a GPU rerun after the GPU quality_per_compute run
-  python bench/quality_vs_steps.py --run bench/results/recipe-800/runs/v_minsnr_s0 \
+  python bench/quality_vs_steps.py --run bench/results/recipe-800/runs/v_minsnr_s0 \\
       --features bench/results/recipe-800/feature_nets_1500.pt --steps 10 20 50   # a recipe-search run, three yardsticks
 
 Writes steps.json (and steps.png when matplotlib is present) next to the run directory, or with --features,
