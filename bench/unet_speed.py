@@ -21,7 +21,8 @@ them; ddpm_nb's train and sample do this on the CPU); kernel (sys) and user CPU 
 machine whose speed drifts, every model then sees the same slow and fast stretches.
 --interleave builds every model in one process (freed memory kept, so that they do not change each other's malloc
 thresholds) and alternates them step by step: the most drift-proof ratio, reported as the median of per-round ratios;
-it records no sampling times and no per-model peak memory.
+it records no sampling times and no per-model peak memory; MFU as above.
+--settings picks what is timed, e.g. `--settings bf16 bf16+compile`.
 --compile on the CPU also times every model under torch.compile (inductor; the first steps, which compile, are not timed).
 
     python bench/unet_speed.py --sizes cifar10 --interleave --steps 20
@@ -140,9 +141,10 @@ def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False)
     x = torch.randn(B, C, S, S, device=device); t = torch.randint(0, 1000, (B,), device=device)
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     autocast = (lambda: torch.autocast(device, dtype=torch.bfloat16, enabled=amp))
-    models = {}
+    models, flops = {}, {}
     for kind in ('ours', 'diffusers', 'lucidrains'):
         m, call = build(kind, size_name); m = m.to(device).train()
+        flops[kind] = train_flops(call, m, x, t, autocast)               # counted on the eager model
         models[kind] = (torch.compile(m) if compile_ else m, call, torch.optim.AdamW(m.parameters(), lr=1e-4))
     times = {k: [] for k in models}
     for i in range(2 + steps):
@@ -153,7 +155,8 @@ def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False)
             if i >= 2: times[kind].append(time.perf_counter() - t0)
     ratios = {k: [a / b for a, b in zip(times[k], times['ours'])] for k in ('diffusers', 'lucidrains')}
     return dict(size=size_name, device=device, amp=amp, compile=compile_, batch=B, steps=steps, step_times=times,
-                train_img_s={k: B / statistics.median(v) for k, v in times.items()},
+                train_img_s={k: B / statistics.median(v) for k, v in times.items()}, train_flops_per_image={k: f / B for k, f in flops.items()},
+                train_tflops={k: flops[k] / statistics.median(v) / 1e12 for k, v in times.items()},
                 ours_over={k: statistics.median(v) for k, v in ratios.items()},
                 ours_over_quartiles={k: statistics.quantiles(v, n=4)[::2] for k, v in ratios.items()})
 
@@ -193,6 +196,8 @@ def main():
     p.add_argument('--keep-memory', action='store_true', help="call ddpm_nb's keep_freed_memory() in every model's process")
     p.add_argument('--repeats', type=int, default=1, help='run every model this many times, round-robin, pooling the steps')
     p.add_argument('--interleave', action='store_true', help='all models in one process, alternating step by step (training only)')
+    p.add_argument('--settings', nargs='*', choices=['fp32', 'bf16', 'fp32+compile', 'bf16+compile'],
+                   help='precisions and compilation to time (default: CPU fp32 [+bf16, +compile]; GPU fp32, bf16, bf16+compile)')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
@@ -202,18 +207,21 @@ def main():
     amps = [False] + [True] * a.cpu_bf16
     settings = ([(amp, comp) for comp in [False] + [True] * a.compile for amp in amps] if a.device == 'cpu'
                 else [(False, False), (True, False), (True, True)])
+    if a.settings: settings = [(s.startswith('bf16'), s.endswith('+compile')) for s in a.settings]
     if a.interleave:
         if a.steps < 2: p.error('--interleave needs --steps 2 or more (it reports quartiles of the per-round ratios)')
-        results = []
+        results, peaks = [], {amp: matmul_peak(a.device, amp) for amp in sorted({amp for amp, _ in settings})}
+        print('matmul peak, TFLOP/s: ' + ', '.join(f"{'bf16' if amp else 'fp32'} {v:.2f}" for amp, v in peaks.items()), flush=True)
         for size in a.sizes:
             for amp, comp in settings:
                 r = interleaved(size, a.device, amp, a.steps, a.train_batch, comp); results.append(r)
+                r['mfu'] = {k: v / peaks[amp] for k, v in r['train_tflops'].items()}
                 print(f"{size} amp={int(amp)} compile={int(comp)} batch {r['batch']}, {r['steps']} interleaved rounds: train img/s " +
-                      ', '.join(f'{k} {v:.2f}' for k, v in r['train_img_s'].items()) + '; ours over ' +
+                      ', '.join(f'{k} {v:.2f} (MFU {r["mfu"][k]:.1%})' for k, v in r['train_img_s'].items()) + '; ours over ' +
                       ', '.join(f"{k} {v:.2f}x (quartiles {q[0]:.2f}-{q[1]:.2f})" for (k, v), q in
                                 zip(r['ours_over'].items(), r['ours_over_quartiles'].values())), flush=True)
         if a.out:
-            with open(a.out, 'w') as f: json.dump(dict(versions=versions(), interleave=True, results=results), f, indent=1)
+            with open(a.out, 'w') as f: json.dump(dict(versions=versions(), interleave=True, peaks_tflops=peaks, results=results), f, indent=1)
         return
     kinds = ['ours', 'ours-contiguous', 'diffusers', 'lucidrains']
     results, runs = [], []

@@ -3,7 +3,7 @@
 
 Runs, on the chosen device (default: CUDA), each part with its own time limit, and records every result as it goes:
   1. notebooks: every notebook's tests under `nbdev_test --flags cuda`, first all in one command (as nbdev users run it,
-     several notebooks to a process), then one process per notebook;
+     several notebooks to a process), then each notebook that failed there in a process of its own;
   2. training: a few optimizer steps of every U-Net preset under each mixed precision the device offers (CUDA: bf16, fp16
      and fp32; CPU: bf16 and fp32), checking that the loss is finite and the weights change;
   3. sampling: every sampler, with and without classifier-free guidance, given labels and a generator made on the CPU
@@ -30,6 +30,8 @@ class Checks:
         self.out, self.results = out, []
         out.mkdir(parents=True, exist_ok=True)
         self.log = open(out / 'gpu_check.log', 'a', buffering=1)
+
+    def log_text(self) -> str: return (self.out / 'gpu_check.log').read_text()
 
     def say(self, msg:str):
         print(msg, flush=True); self.log.write(msg + '\n')
@@ -67,12 +69,27 @@ def run_cmd(cmd:list, log, timeout:float, env=None) -> str:
     return (r.stdout.strip().splitlines() or [''])[-1]
 
 
-def notebooks(checks:Checks, device:str, nbs:list, timeout:float):
+def exe(name:str) -> str:
+    "An installed command: beside this Python, else on PATH (a `pip install --target` puts scripts in its own bin)."
+    return str(BIN / name) if (BIN / name).exists() else (shutil.which(name) or name)
+
+
+def failed_notebooks(log:str) -> list:
+    "The notebooks nbdev_test names after 'nbdev Tests Failed On The Following Notebooks:'."
+    head = 'nbdev Tests Failed On The Following Notebooks:'
+    return [] if head not in log else [l.strip() for l in log.split(head, 1)[1].splitlines() if l.strip().endswith('.ipynb')]
+
+
+def notebooks(checks:Checks, device:str, nbs:list, timeout:float, workers:int=None):
+    "All notebooks in one nbdev_test command, as nbdev users run it; then each one that failed (or each named) alone."
     flags = ['--flags', 'cuda'] if device.startswith('cuda') else []
-    test = [BIN / 'nbdev_test'] + flags
-    if not nbs: checks.run('notebooks: nbdev_test, all in one command', run_cmd, test + ['--path', ROOT / 'nbs'], checks.log, 2 * timeout)
-    for nb in nbs or sorted((ROOT / 'nbs').glob('[!_]*.ipynb')):
-        checks.run(f'notebook {Path(nb).name}', run_cmd, test + ['--path', Path(nb).resolve()], checks.log, timeout)
+    test = [exe('nbdev_test')] + flags
+    if not nbs:
+        combined = test + ['--path', ROOT / 'nbs', '--timing'] + (['--n_workers', workers] if workers else [])
+        if checks.run('notebooks: nbdev_test, all in one command', run_cmd, combined, checks.log, 2 * timeout): return
+        nbs = failed_notebooks(checks.log_text())
+    for nb in nbs:
+        checks.run(f'notebook {Path(nb).name}', run_cmd, test + ['--path', (ROOT / 'nbs' / Path(nb).name).resolve()], checks.log, timeout)
 
 
 def train_presets(device:str, small:bool) -> dict:
@@ -132,16 +149,16 @@ def samplers(device:str) -> dict:
 
 def cli(device:str, work:Path, small:bool) -> str:
     "ddpm_nb train, sample and a resume on the device, through the installed command."
-    run, exe = work / 'run', BIN / 'ddpm_nb'
+    run, ddpm = work / 'run', exe('ddpm_nb')
     steps = 4 if small else 200
     common = ['--preset', 'tiny', '--batch-size', '8' if small else '64', '--val-max', '16', '--ckpt-every', str(steps // 2),
               '--sample-every', str(steps), '--device', device, '--quiet', '--out', run]
     log = open(work / 'cli.log', 'w')
-    run_cmd([exe, 'train', '--train-steps', steps // 2, '--overwrite'] + common, log, 600)   # a rerun starts afresh
-    run_cmd([exe, 'train', '--train-steps', steps, '--resume'] + common, log, 600)
+    run_cmd([ddpm, 'train', '--train-steps', steps // 2, '--overwrite'] + common, log, 600)   # a rerun starts afresh
+    run_cmd([ddpm, 'train', '--train-steps', steps, '--resume'] + common, log, 600)
     for sampler in ('ddpm', 'ddim', 'dpmpp_2m'):
         extra = [] if sampler == 'ddpm' else ['--sample-steps', '10']
-        run_cmd([exe, 'sample', run, '-n', '8', '--sampler', sampler, '--device', device, '--quiet',
+        run_cmd([ddpm, 'sample', run, '-n', '8', '--sampler', sampler, '--device', device, '--quiet',
                  '--out', work / f'{sampler}.png'] + extra, log, 600)
         if not (work / f'{sampler}.png').is_file(): raise RuntimeError(f'ddpm_nb sample --sampler {sampler} wrote no PNG')
     ckpts = sorted(p.name for p in (run / 'checkpoints').glob('step-*'))
@@ -154,9 +171,11 @@ def main():
     p.add_argument('--device', default='cuda', help="'cuda' (default), 'cuda:N' or 'cpu'")
     p.add_argument('--out', type=Path, default=ROOT / 'gpu_check', help='folder for gpu_check.json and gpu_check.log')
     p.add_argument('--skip-notebooks', action='store_true', help='leave out the notebook tests (part 1)')
+    p.add_argument('--only-notebooks', action='store_true', help='run only the notebook tests (part 1)')
     p.add_argument('--notebooks', nargs='*', default=[], help='test only these notebooks in part 1')
     p.add_argument('--fashion-mnist', type=Path, help='a folder of Fashion-MNIST idx files, for the GPU cells (else the hub)')
     p.add_argument('--timeout', type=float, default=420, help='seconds allowed to each notebook command')
+    p.add_argument('--workers', type=int, help="nbdev_test's --n_workers for the combined run (default: nbdev's, one per CPU)")
     a = p.parse_args()
     sys.path.insert(0, str(ROOT))
     import torch
@@ -168,10 +187,11 @@ def main():
     checks, small = Checks(a.out), not device.startswith('cuda')
     checks.say(f'gpu_check on {device} ({Checks._env()["gpu"] or "no GPU"}), torch {torch.__version__}; results in {a.out}')
     t0 = time.perf_counter()
-    if not a.skip_notebooks: notebooks(checks, device, a.notebooks, a.timeout)
-    checks.run('training: every preset, every precision', train_presets, device, small)
-    checks.run('sampling: every sampler, labels and generator from the CPU', samplers, device)
-    with tempfile.TemporaryDirectory() as work: checks.run('command line: train, resume, sample', cli, device, Path(work), small)
+    if not a.skip_notebooks: notebooks(checks, device, a.notebooks, a.timeout, a.workers)
+    if not a.only_notebooks:
+        checks.run('training: every preset, every precision', train_presets, device, small)
+        checks.run('sampling: every sampler, labels and generator from the CPU', samplers, device)
+        with tempfile.TemporaryDirectory() as work: checks.run('command line: train, resume, sample', cli, device, Path(work), small)
     passed = sum(r['ok'] for r in checks.results)
     checks.save(total_seconds=round(time.perf_counter() - t0, 1), device=device)
     checks.say(f'total {time.perf_counter() - t0:.0f} s; summary in {a.out / "gpu_check.json"}')
