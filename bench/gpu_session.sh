@@ -18,17 +18,17 @@ say() { echo "== $(date -u +%T) $*" | tee -a "$OUT/speed.log"; }
 for part in ${@:-speed check}; do case $part in
 speed)
   say training_speed eager
-  timeout 100 python3 bench/training_speed.py --device cuda --preset mnist28 --batch 128 --steps 50 --rounds 3 >> "$OUT/speed.log" 2>&1
+  timeout 80 python3 bench/training_speed.py --device cuda --preset mnist28 --batch 128 --steps 50 --rounds 3 >> "$OUT/speed.log" 2>&1
   say unet_speed cifar10 eager
-  timeout 150 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
+  timeout 120 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
       --settings fp32 bf16 --out "$OUT/unet_cifar10.json" >> "$OUT/speed.log" 2>&1
   say unet_speed mnist28 eager
-  timeout 60 python3 bench/unet_speed.py --device cuda --sizes mnist28 --train-batch 128 --interleave --steps 20 \
+  timeout 50 python3 bench/unet_speed.py --device cuda --sizes mnist28 --train-batch 128 --interleave --steps 20 \
       --settings bf16 --out "$OUT/unet_mnist28.json" >> "$OUT/speed.log" 2>&1
   say speed done ;;
 check)    # the notebooks (8 at a time, 2 threads each on 16 cores) beside the other checks
-  OMP_NUM_THREADS=2 timeout 320 python3 tools/gpu_check.py --only-notebooks --workers 8 --timeout 150 --out "$OUT/nbs" > /dev/null 2>&1 &
-  timeout 320 python3 tools/gpu_check.py --skip-notebooks --out "$OUT/other" > /dev/null 2>&1
+  OMP_NUM_THREADS=2 timeout 280 python3 tools/gpu_check.py --only-notebooks --workers 8 --timeout 135 --out "$OUT/nbs" > /dev/null 2>&1 &
+  timeout 280 python3 tools/gpu_check.py --skip-notebooks --out "$OUT/other" > /dev/null 2>&1
   wait ;;
 compile)
   say training_speed reduce-overhead
