@@ -62,8 +62,12 @@ class Checks:
 
 def run_cmd(cmd:list, log, timeout:float, env=None) -> str:
     "Run a command, its output going to the log; raise with the last lines of output when it fails or times out."
-    r = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                       env={**os.environ, **(env or {})})
+    try: r = subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
+    except subprocess.TimeoutExpired as e:       # keep what it printed before the limit: which tests had failed by then
+        text = ''.join(o.decode(errors='replace') if isinstance(o, bytes) else o for o in (e.stdout, e.stderr) if o)
+        log.write(f'$ {" ".join(map(str, cmd))}\n{text}\n(stopped after {timeout:.0f} s)\n')
+        raise RuntimeError(f'no result within {timeout:.0f} s: ' + ' | '.join(text.strip().splitlines()[-6:])) from None
     log.write(f'$ {" ".join(map(str, cmd))}\n{r.stdout}{r.stderr}\n')
     if r.returncode: raise RuntimeError(f'exit {r.returncode}: ' + ' | '.join((r.stdout + r.stderr).strip().splitlines()[-6:]))
     return (r.stdout.strip().splitlines() or [''])[-1]
