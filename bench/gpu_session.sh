@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # One prepared session on a GPU machine without internet (issues 14 and 17). Run from the repository root:
-#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, compile (default: speed check)
+#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile (default: speed check)
 # Needs, beside the checkout: .whl/ with the wheels the machine lacks (bench/RESULTS.md lists them; docs: gpu-notes)
 # and .fmnist/ with the Fashion-MNIST idx files. Every part runs under its own time limit and writes into $OUT as it goes:
 #   speed   train() against a bare step (mnist28, batch 128, bf16) and the U-Net against its peers, eager;
 #   check   tools/gpu_check.py: every notebook under `nbdev_test --flags cuda`, beside the training, sampling and CLI checks;
+#   ab      our U-Net against itself without channels-last and with the paper's plain layers, and the peers (cifar10);
+#   tests   every notebook in its own process, 6 at a time, with its time (chapter 08 executed, its outputs kept);
 #   compile the same speed measurements under torch.compile (default and reduce-overhead modes).
 set -u
 OUT=${OUT:-/tmp/gpu_session}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 DDPM_NB_FASHION_MNIST=$PWD/.fmnist
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=$PWD:/tmp/site PATH=/tmp/site/bin:$PATH
-printf '#!/usr/bin/env python3\nfrom ddpm_nb.cli import main\nmain()\n' > /tmp/site/bin/ddpm_nb && chmod +x /tmp/site/bin/ddpm_nb
+printf '#!/usr/bin/env python3\nimport sys\nfrom ddpm_nb.cli import main\nsys.exit(main())\n' > /tmp/site/bin/ddpm_nb && chmod +x /tmp/site/bin/ddpm_nb
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
   python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.get_device_name())'; } > "$OUT/env.txt" 2>&1
 say() { echo "== $(date -u +%T) $*" | tee -a "$OUT/speed.log"; }
@@ -30,6 +32,20 @@ check)    # the notebooks (8 at a time, 2 threads each on 16 cores) beside the o
   OMP_NUM_THREADS=2 timeout 280 python3 tools/gpu_check.py --only-notebooks --workers 8 --timeout 135 --out "$OUT/nbs" > /dev/null 2>&1 &
   timeout 280 python3 tools/gpu_check.py --skip-notebooks --out "$OUT/other" > /dev/null 2>&1
   wait ;;
+ab)       # which of chapter 12's changes pays under bf16 on the GPU: ours against ours without channels-last and the paper's layers
+  say unet_speed cifar10 variants
+  timeout 90 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 --settings fp32 bf16 \
+      --kinds ours ours-contiguous ours-plain diffusers lucidrains >> "$OUT/speed.log" 2>&1 ;;
+tests)    # each notebook in a process of its own, 6 at a time, with its time; chapter 08 through tools/execute.py, keeping its outputs
+  run_nb() { n=$(basename "$1" .ipynb); s=$(date +%s); OMP_NUM_THREADS=2 timeout 200 nbdev_test --flags cuda --path "$1" > "/tmp/nb_$n.log" 2>&1
+             echo "$n rc=$? $(( $(date +%s) - s )) s" >> "$OUT/nbs_summary.txt"; }
+  export -f run_nb; export OUT
+  ls nbs/[0-9]*.ipynb nbs/index.ipynb | grep -v 08_evaluation | timeout 270 xargs -P 6 -I{} bash -c 'run_nb {}' &
+  s=$(date +%s); IN_TEST=1 OMP_NUM_THREADS=2 timeout 200 python3 tools/execute.py --flags cuda -- nbs/08_evaluation.ipynb > /tmp/nb_08_evaluation.log 2>&1
+  echo "08_evaluation (tools/execute.py) rc=$? $(( $(date +%s) - s )) s" >> "$OUT/nbs_summary.txt"
+  cp nbs/08_evaluation.ipynb /tmp/08_evaluation.failed.ipynb "$OUT/" 2>/dev/null
+  wait
+  for f in /tmp/nb_*.log; do echo "=== $f"; tail -c 2500 "$f"; done > "$OUT/nbs_tails.log" ;;
 compile)
   say training_speed reduce-overhead
   timeout 200 python3 bench/training_speed.py --device cuda --preset mnist28 --batch 128 --steps 50 --rounds 2 --compile reduce-overhead >> "$OUT/speed.log" 2>&1

@@ -36,10 +36,11 @@ SIZES = {
 
 def build(kind, size_name):
     "Return (model, call) for one benchmark entry; call(model, x, t) -> prediction tensor."
-    if kind.startswith('ours'):
-        from ddpm_nb.speed import make_fast
+    if kind.startswith('ours'):       # ours: chapter 12's fast layers, channels-last; -contiguous: without channels-last;
+        from ddpm_nb.speed import make_fast       # -plain: chapter 04's paper layers as they are
         from ddpm_nb.unet import UNet
-        m = make_fast(UNet.from_preset(size_name), channels_last=(kind == 'ours'))
+        m = UNet.from_preset(size_name)
+        if kind != 'ours-plain': m = make_fast(m, channels_last=(kind == 'ours'))
         return m, lambda m, x, t: m(x, t)
     if kind == 'diffusers':
         from diffusers import UNet2DModel
@@ -82,15 +83,18 @@ def train_flops(call, model, x, t, autocast) -> int:
     return fc.get_total_flops()
 
 def matmul_peak(device, amp) -> float:
-    "TFLOP/s of a large square matmul in the run's precision (bf16 under amp, else fp32): the practical peak for MFU."
+    """TFLOP/s of a large square matmul in the run's precision (bf16 under amp, else fp32): the practical peak for MFU.
+    On CUDA the fp32 peak is TF32's, which cuDNN's convolutions use by default (an fp32 matmul peak would put MFU above 100%)."""
     import torch
     n, reps = (8192, 20) if device == 'cuda' else (1024, 5)
+    old = torch.backends.cuda.matmul.allow_tf32
+    if device == 'cuda' and not amp: torch.backends.cuda.matmul.allow_tf32 = True     # restored below
     a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16 if amp else torch.float32) for _ in range(2))
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     for _ in range(3): a @ b
     sync(); t0 = time.perf_counter()
     for _ in range(reps): a @ b
-    sync()
+    sync(); torch.backends.cuda.matmul.allow_tf32 = old
     return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e12
 
 def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_batch=None, keep_memory=False):
@@ -131,7 +135,7 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
                 peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_, keep_memory=keep_memory,
                 train_sys_s=cpu1.ru_stime - cpu0.ru_stime, train_user_s=cpu1.ru_utime - cpu0.ru_utime)
 
-def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False):
+def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False, kinds=('ours', 'diffusers', 'lucidrains')):
     "Training steps of every model in one process, alternating step by step; the median step time of each and per-round ratios."
     import torch
     if device == 'cpu': keep_freed()
@@ -142,7 +146,7 @@ def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False)
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     autocast = (lambda: torch.autocast(device, dtype=torch.bfloat16, enabled=amp))
     models, flops = {}, {}
-    for kind in ('ours', 'diffusers', 'lucidrains'):
+    for kind in kinds:
         m, call = build(kind, size_name); m = m.to(device).train()
         flops[kind] = train_flops(call, m, x, t, autocast)               # counted on the eager model
         models[kind] = (torch.compile(m) if compile_ else m, call, torch.optim.AdamW(m.parameters(), lr=1e-4))
@@ -153,7 +157,7 @@ def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False)
             one_step(call, m, opt, x, t, autocast)
             sync()
             if i >= 2: times[kind].append(time.perf_counter() - t0)
-    ratios = {k: [a / b for a, b in zip(times[k], times['ours'])] for k in ('diffusers', 'lucidrains')}
+    ratios = {k: [a / b for a, b in zip(times[k], times['ours'])] for k in kinds if k != 'ours'}
     return dict(size=size_name, device=device, amp=amp, compile=compile_, batch=B, steps=steps, step_times=times,
                 train_img_s={k: B / statistics.median(v) for k, v in times.items()}, train_flops_per_image={k: f / B for k, f in flops.items()},
                 train_tflops={k: flops[k] / statistics.median(v) / 1e12 for k, v in times.items()},
@@ -198,6 +202,8 @@ def main():
     p.add_argument('--interleave', action='store_true', help='all models in one process, alternating step by step (training only)')
     p.add_argument('--settings', nargs='*', choices=['fp32', 'bf16', 'fp32+compile', 'bf16+compile'],
                    help='precisions and compilation to time (default: CPU fp32 [+bf16, +compile]; GPU fp32, bf16, bf16+compile)')
+    p.add_argument('--kinds', nargs='*', default=['ours', 'diffusers', 'lucidrains'],
+                   help="models for --interleave, 'ours' first (also: ours-contiguous, ours-plain)")
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
@@ -214,7 +220,7 @@ def main():
         print('matmul peak, TFLOP/s: ' + ', '.join(f"{'bf16' if amp else 'fp32'} {v:.2f}" for amp, v in peaks.items()), flush=True)
         for size in a.sizes:
             for amp, comp in settings:
-                r = interleaved(size, a.device, amp, a.steps, a.train_batch, comp); results.append(r)
+                r = interleaved(size, a.device, amp, a.steps, a.train_batch, comp, a.kinds); results.append(r)
                 r['mfu'] = {k: v / peaks[amp] for k, v in r['train_tflops'].items()}
                 print(f"{size} amp={int(amp)} compile={int(comp)} batch {r['batch']}, {r['steps']} interleaved rounds: train img/s " +
                       ', '.join(f'{k} {v:.2f} (MFU {r["mfu"][k]:.1%})' for k, v in r['train_img_s'].items()) + '; ours over ' +
