@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['FAST_LAYERS', 'FloatGroupNorm', 'keep_mask', 'MaskDropout', 'fold_taps', 'FoldedUpsample', 'make_fast',
-           'clip_grad_norm', 'keep_freed_memory']
+           'channels_last_pays', 'clip_grad_norm', 'keep_freed_memory']
 
 # %% ../nbs/12_speed.ipynb #09ea196b
 import ctypes
@@ -58,6 +58,14 @@ def make_fast(model:nn.Module, channels_last:bool=True) -> nn.Module:
         model.memory_format = torch.channels_last
         model.to(memory_format=torch.channels_last)
     return model
+
+# %% ../nbs/12_speed.ipynb #be0c5498
+def channels_last_pays(device, # where the network runs
+                       amp:torch.dtype=None, # the autocast dtype, or None for full precision
+                      ) -> bool:
+    "Whether channels-last is the faster layout for the U-Net here: on the CPU, and on CUDA under 16-bit autocast (not in float32)."
+    kind = torch.device(device).type
+    return kind == 'cpu' or (kind == 'cuda' and amp in (torch.bfloat16, torch.float16))
 
 # %% ../nbs/12_speed.ipynb #1d157664
 @torch.no_grad()

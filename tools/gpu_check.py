@@ -3,7 +3,7 @@
 
 Runs, on the chosen device (default: CUDA), each part with its own time limit, and records every result as it goes:
   1. notebooks: every notebook's tests under `nbdev_test --flags cuda`, first all in one command (as nbdev users run it,
-     several notebooks to a process), then each notebook that failed there in a process of its own;
+     several notebooks to a process), then each notebook in a process of its own (--workers at a time);
   2. training: a few optimizer steps of every U-Net preset under each mixed precision the device offers (CUDA: bf16, fp16
      and fp32; CPU: bf16 and fp32), checking that the loss is finite and the weights change;
   3. sampling: every sampler, with and without classifier-free guidance, given labels and a generator made on the CPU
@@ -18,6 +18,7 @@ environment variable DDPM_NB_FASHION_MNIST) at a folder of Fashion-MNIST idx fil
 On Colab: `!git clone https://github.com/ddpm-nb/ddpm_nb && cd ddpm_nb && pip install -e ".[dev]" && python tools/gpu_check.py`.
 """
 import argparse, json, os, shutil, subprocess, sys, tempfile, time, traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,18 +32,22 @@ class Checks:
         out.mkdir(parents=True, exist_ok=True)
         self.log = open(out / 'gpu_check.log', 'a', buffering=1)
 
-    def log_text(self) -> str: return (self.out / 'gpu_check.log').read_text()
-
     def say(self, msg:str):
         print(msg, flush=True); self.log.write(msg + '\n')
 
-    def run(self, name:str, fn, *args, **kw):
+    def attempt(self, fn, *args, **kw) -> tuple:
+        "(ok, seconds, details) of fn(*args, **kw): its result, or the exception (whose traceback goes to the log)."
         t0 = time.perf_counter()
         try: details, ok = fn(*args, **kw), True
         except Exception as e:
             details, ok = f'{type(e).__name__}: {e}', False
             self.log.write(traceback.format_exc())
-        r = dict(name=name, ok=ok, seconds=round(time.perf_counter() - t0, 1), details=details)
+        return ok, round(time.perf_counter() - t0, 1), details
+
+    def run(self, name:str, fn, *args, **kw): return self.record(name, *self.attempt(fn, *args, **kw))
+
+    def record(self, name:str, ok:bool, seconds:float, details) -> bool:
+        r = dict(name=name, ok=ok, seconds=seconds, details=details)
         self.results.append(r)
         self.say(f'{"PASS" if ok else "FAIL"}  {name}  ({r["seconds"]} s)  {details if not ok or isinstance(details, str) else ""}'.rstrip())
         self.save()
@@ -78,22 +83,17 @@ def exe(name:str) -> str:
     return str(BIN / name) if (BIN / name).exists() else (shutil.which(name) or name)
 
 
-def failed_notebooks(log:str) -> list:
-    "The notebooks nbdev_test names after 'nbdev Tests Failed On The Following Notebooks:'."
-    head = 'nbdev Tests Failed On The Following Notebooks:'
-    return [] if head not in log else [l.strip() for l in log.split(head, 1)[1].splitlines() if l.strip().endswith('.ipynb')]
-
-
 def notebooks(checks:Checks, device:str, nbs:list, timeout:float, workers:int=None):
-    "All notebooks in one nbdev_test command, as nbdev users run it; then each one that failed (or each named) alone."
+    "All notebooks in one nbdev_test command, as nbdev users run it; then each alone (up to `workers` at a time), so none leans on another."
     flags = ['--flags', 'cuda'] if device.startswith('cuda') else []
     test = [exe('nbdev_test')] + flags
     if not nbs:
         combined = test + ['--path', ROOT / 'nbs', '--timing'] + (['--n_workers', workers] if workers else [])
-        if checks.run('notebooks: nbdev_test, all in one command', run_cmd, combined, checks.log, 2 * timeout): return
-        nbs = failed_notebooks(checks.log_text())
-    for nb in nbs:
-        checks.run(f'notebook {Path(nb).name}', run_cmd, test + ['--path', (ROOT / 'nbs' / Path(nb).name).resolve()], checks.log, timeout)
+        checks.run('notebooks: nbdev_test, all in one command', run_cmd, combined, checks.log, 2 * timeout)
+    paths = [(ROOT / 'nbs' / Path(nb).name).resolve() for nb in nbs] or sorted((ROOT / 'nbs').glob('[!_]*.ipynb'))
+    with ThreadPoolExecutor(workers or 1) as pool:        # each notebook is its own process: threads only wait
+        done = {nb: pool.submit(checks.attempt, run_cmd, test + ['--path', nb], checks.log, timeout) for nb in paths}
+        for nb, result in done.items(): checks.record(f'notebook {nb.name}', *result.result())
 
 
 def train_presets(device:str, small:bool) -> dict:
@@ -179,13 +179,16 @@ def main():
     p.add_argument('--notebooks', nargs='*', default=[], help='test only these notebooks in part 1')
     p.add_argument('--fashion-mnist', type=Path, help='a folder of Fashion-MNIST idx files, for the GPU cells (else the hub)')
     p.add_argument('--timeout', type=float, default=420, help='seconds allowed to each notebook command')
-    p.add_argument('--workers', type=int, help="nbdev_test's --n_workers for the combined run (default: nbdev's, one per CPU)")
+    p.add_argument('--workers', type=int, help="nbdev_test's --n_workers for the combined run (default: nbdev's, up to 8), "
+                   'and how many notebooks run alone at a time afterwards (default: 1)')
     a = p.parse_args()
     sys.path.insert(0, str(ROOT))
     import torch
     from ddpm_nb.devices import default_device
     try: device = str(default_device(a.device))
     except ValueError as e: sys.exit(f'gpu_check: {e}')
+    missing = [nb for nb in a.notebooks if not (ROOT / 'nbs' / Path(nb).name).is_file()]
+    if missing: sys.exit(f'gpu_check: no such notebook in {ROOT / "nbs"}: {", ".join(missing)}')
     if a.fashion_mnist: os.environ['DDPM_NB_FASHION_MNIST'] = str(a.fashion_mnist.resolve())
     if a.out.exists(): shutil.rmtree(a.out)
     checks, small = Checks(a.out), not device.startswith('cuda')
