@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--spacing', default=DEFAULTS['spacing'], choices=SPACINGS, help=f'which timesteps a short sampler visits (default: {DEFAULTS["spacing"]})')
     sp.add_argument('--var', default=DEFAULTS['var_type'], choices=('large', 'small'), help=f'DDPM variance: beta_t (large) or beta tilde (small) (default: {DEFAULTS["var_type"]})')
     sp.add_argument('--label', type=int, help='class label for every sample (default: labels cycle 0, 1, 2, ...)')
-    sp.add_argument('--guidance', type=float, default=0.0, help='classifier-free guidance weight w of Ho & Salimans; 0 is none (default: 0); use it with --sampler dpmpp_2m: with DDIM the samples fall apart as w grows (chapter 08)')
+    sp.add_argument('--guidance', type=float, default=0.0, help='classifier-free guidance weight w of Ho & Salimans; 0 is none (default: 0); every sampler guides (DDIM re-derives eps from the clipped x0, chapter 07)')
     sp.add_argument('--raw', action='store_true', help='use the raw weights instead of the EMA')
     sp.add_argument('--seed', type=int, default=0)
     sp.add_argument('--batch-size', type=_positive, default=256, help='samples per network call (default: 256)')

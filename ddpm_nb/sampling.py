@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .diffusion import p_mean_variance, predict_x0_eps
+from .diffusion import eps_from_x0, p_mean_variance, predict_x0_eps
 from .schedules import NoiseSchedule
 from .devices import randn
 from .speed import keep_freed_memory
@@ -98,6 +98,7 @@ def sample_batch(model, schedule:NoiseSchedule, x:Tensor, # x_T: the starting no
                  ts:list, # timestep indices, largest first (from spaced_timesteps)
                  sampler:str='ddpm', eta:float=0.0, var_type:str='large', target:str='eps',
                  y:Tensor=None, w:float=0.0, null_label:int=None, clip_x0:bool=True,
+                 rederive_eps:bool=None, # DDIM: eps from the clipped x0 (GLIDE); None: when guiding (w != 0)
                  generator=None, keep=(), # timestep indices at which to record x_t and the predicted x0
                  on_step=None, # called after each step (progress bars)
                 ) -> tuple: # (x_0, trajectory dict of lists: t, x_t, x0)
@@ -108,7 +109,9 @@ def sample_batch(model, schedule:NoiseSchedule, x:Tensor, # x_T: the starting no
         i_prev = ts[k + 1] if k + 1 < len(ts) else -1
         t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
         x0, eps = predict_x0_eps(schedule, x, t, guided_prediction(model, x, t, y, w, null_label).float(), target)
-        if clip_x0: x0 = x0.clamp(-1, 1)     # eps stays the network's own estimate (see the text)
+        if clip_x0: x0 = x0.clamp(-1, 1)
+        if clip_x0 and (w != 0 if rederive_eps is None else rederive_eps):   # guided: eps to match the clipped x0 (see the text)
+            eps = eps_from_x0(schedule, x, t, x0)
         if i in keep: path['t'].append(i); path['x_t'].append(x.cpu()); path['x0'].append(x0.cpu())
         if sampler == 'ddpm': x = ddpm_step(schedule, x, i, x0, var_type, generator)
         elif sampler == 'ddim': x = ddim_step(schedule, x, i, i_prev, x0, eps, eta, generator)
@@ -154,6 +157,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
            w:float=0.0, # classifier-free guidance weight (Ho & Salimans 2022)
            null_label:int=None, # "no label" index (default: model.config.num_classes)
            clip_x0:bool=True, # clip predicted x0 to [-1, 1] (images); False for other data
+           rederive_eps:bool=None, # DDIM: eps from the clipped x0 (GLIDE); None: when guiding (w != 0)
            generator:torch.Generator=None, # for reproducible samples, on any device (noise is drawn where it lives)
            batch_size:int=None, # largest batch per network call (default: all at once)
            keep=(), # timestep indices at which to record the trajectory
@@ -161,6 +165,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
           ):
     "Draw shape[0] samples in chunks of batch_size. Returns x_0, or (x_0, trajectory) when keep is given."
     ts, eta = check_sampler_args(schedule, sampler, steps, eta, spacing, var_type, w)
+    if rederive_eps not in (None, True, False): raise ValueError(f'rederive_eps must be None, True or False, got {rederive_eps!r}')
     device, n = schedule.betas.device, shape[0]
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     y = _labels(y, n, device)
@@ -174,7 +179,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
         m = min(bs, n - start)
         x_T = randn((m, *shape[1:]), generator, device)
         x, path = sample_batch(model, schedule, x_T, ts, sampler, eta, var_type, target, None if y is None else y[start:start + m],
-                               w, null_label, clip_x0, generator, set(keep), lambda: bar.update(1))
+                               w, null_label, clip_x0, rederive_eps, generator, set(keep), lambda: bar.update(1))
         outs.append(x); paths.append(path)
     bar.close()
     x = torch.cat(outs)
