@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # One prepared session on a GPU machine without internet (issues 14 and 17). Run from the repository root:
 #     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile (default: speed check)
-# Needs, beside the checkout: .whl/ with the wheels the machine lacks (bench/RESULTS.md lists them; docs: gpu-notes)
-# and .fmnist/ with the Fashion-MNIST idx files. Every part runs under its own time limit and writes into $OUT as it goes:
+# Needs, beside the checkout: .whl/ with the wheels the machine lacks, made on a machine with pip's registry by
+#     grep -v '^#' bench/gpu_wheels.txt | xargs python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl
+# and .fmnist/ with the Fashion-MNIST idx files (both folders ignored by git, carried to the machine). Every part runs under its own time limit and writes into $OUT as it goes:
 #   speed   train() against a bare step (mnist28, batch 128, bf16) and the U-Net against its peers, eager;
 #   check   tools/gpu_check.py: every notebook under `nbdev_test --flags cuda`, beside the training, sampling and CLI checks;
 #   ab      our U-Net against itself without channels-last and with the paper's plain layers, and the peers (cifar10);
