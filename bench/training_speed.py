@@ -49,7 +49,7 @@ def bare(preset, data, schedule, steps, batch, device, amp='auto', compile=None)
 
 
 def loop(preset, data, schedule, steps, batch, device, amp='auto', compile=None) -> float:
-    "Seconds per step of train(), timed by train itself (after its set-up; with compile, the steps after the first few)."
+    "Seconds per step of train(), timed by train itself after its set-up; with compile, from two run lengths, so that compiling cancels."
     if compile:   # train's own time includes compiling: time two run lengths and take the difference
         return (_train_seconds(preset, data, schedule, 2 * steps, batch, device, amp, compile)
                 - _train_seconds(preset, data, schedule, steps, batch, device, amp, compile)) / steps

@@ -203,7 +203,7 @@ def main():
     p.add_argument('--settings', nargs='*', choices=['fp32', 'bf16', 'fp32+compile', 'bf16+compile'],
                    help='precisions and compilation to time (default: CPU fp32 [+bf16, +compile]; GPU fp32, bf16, bf16+compile)')
     p.add_argument('--kinds', nargs='*', default=['ours', 'diffusers', 'lucidrains'],
-                   help="models for --interleave, 'ours' first (also: ours-contiguous, ours-plain)")
+                   help="models for --interleave, 'ours' among them (also: ours-contiguous, ours-plain)")
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
@@ -216,6 +216,7 @@ def main():
     if a.settings: settings = [(s.startswith('bf16'), s.endswith('+compile')) for s in a.settings]
     if a.interleave:
         if a.steps < 2: p.error('--interleave needs --steps 2 or more (it reports quartiles of the per-round ratios)')
+        if 'ours' not in a.kinds: p.error("--kinds must include 'ours': the ratios are against it")
         results, peaks = [], {amp: matmul_peak(a.device, amp) for amp in sorted({amp for amp, _ in settings})}
         print('matmul peak, TFLOP/s: ' + ', '.join(f"{'bf16' if amp else 'fp32'} {v:.2f}" for amp, v in peaks.items()), flush=True)
         for size in a.sizes:
