@@ -110,7 +110,7 @@ def sample_batch(model, schedule:NoiseSchedule, x:Tensor, # x_T: the starting no
         t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
         x0, eps = predict_x0_eps(schedule, x, t, guided_prediction(model, x, t, y, w, null_label).float(), target)
         if clip_x0: x0 = x0.clamp(-1, 1)
-        if clip_x0 and (w != 0 if rederive_eps is None else rederive_eps):   # guided: eps to match the clipped x0 (see the text)
+        if sampler == 'ddim' and clip_x0 and (w != 0 if rederive_eps is None else rederive_eps):   # guided: eps to match the clipped x0 (see the text)
             eps = eps_from_x0(schedule, x, t, x0)
         if i in keep: path['t'].append(i); path['x_t'].append(x.cpu()); path['x0'].append(x0.cpu())
         if sampler == 'ddpm': x = ddpm_step(schedule, x, i, x0, var_type, generator)
