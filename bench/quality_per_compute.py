@@ -65,7 +65,8 @@ def _sample_ours(model, s, a, dev, eta=1.0, target='eps'):
 def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', **arch_changes):
     from ddpm_nb.unet import UNet
     from ddpm_nb.schedules import NoiseSchedule
-    from ddpm_nb.training import QUICKSTART, TrainConfig, train
+    from ddpm_nb.quickstart import QUICKSTART
+    from ddpm_nb.training import TrainConfig, train
     from ddpm_nb.data import TensorImages
     from ddpm_nb.diffusion import to_uint8
     torch.manual_seed(a.seed)

@@ -29,7 +29,8 @@ from ddpm_nb.loaders import IdxDataset
 from ddpm_nb.metrics import (FeatureNet, MLPFeatureNet, PixelPCA, class_histogram, extract_features, histogram_stats, quality,
                              train_classifier, verdict)
 from ddpm_nb.schedules import NoiseSchedule
-from ddpm_nb.training import QUICKSTART, TrainConfig, train
+from ddpm_nb.quickstart import QUICKSTART
+from ddpm_nb.training import TrainConfig, train
 from ddpm_nb.sampling import sample
 from ddpm_nb.diffusion import to_uint8
 from ddpm_nb.unet import UNet

@@ -26,7 +26,8 @@ from .devices import check_fits, default_device
 from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import DEFAULTS, SAMPLERS, SPACINGS, sample, spaced_timesteps
 from .schedules import SCHEDULES, NoiseSchedule
-from .training import COMPILE_MODES, QUICKSTART, TrainConfig, changed_options, train
+from .quickstart import QUICKSTART
+from .training import COMPILE_MODES, TrainConfig, changed_options, train
 from .speed import channels_last_pays, make_fast
 from .unet import PRESETS, MLPDenoiser, UNet
 from .viz import save_gif, save_grid
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument('--warmup-steps', type=int, help='linear learning-rate warm-up (default: 500, at most the run\'s steps; with --resume, the run\'s own)')
     o.add_argument('--grad-accum', type=_positive, default=1, help='micro-batches per optimizer step (default: 1)')
     o.add_argument('--ema-decay', type=float, default=0.9999, help='EMA decay of the sampling weights (default: 0.9999)')
-    rec = QUICKSTART['train']                              # the recommended recipe's choices (chapter 06; the paper: eps, none)
+    rec = QUICKSTART['train']                              # the recommended recipe's choices (chapter 06b; the paper: eps, none)
     o.add_argument('--target', choices=TARGETS, help=f'what the network predicts (default: {rec["target"]}; with --resume, the run\'s own)')
     o.add_argument('--loss', default='mse', choices=LOSSES, help='regression loss (default: mse)')
     o.add_argument('--min-snr-gamma', type=float, help=f'min-SNR-gamma loss weighting, 0 for none (default: {rec["min_snr_gamma"]:g}; with --resume, the run\'s own)')

@@ -18,6 +18,14 @@ from fastcore.xtras import working_directory
 from nbdev.config import get_config
 
 
+class Shell(CaptureShell):
+    "execnb's shell, except that a cell ending in ';' keeps what it prints: like Jupyter, the ';' hides only the value."
+    def _run(self, raw_cell, *args, **kwargs):
+        code = raw_cell.rstrip()
+        if code.endswith(';'): raw_cell = code[:-1] + '\nNone'   # execnb would drop the cell's stdout; a final None shows nothing
+        return super()._run(raw_cell, *args, **kwargs)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('notebooks', nargs='+', type=Path)
@@ -37,7 +45,7 @@ def main():
     for path in a.notebooks:
         start = time.time()
         nb = read_nb(path)
-        shell = CaptureShell(path, mpl_format='png')
+        shell = Shell(path, mpl_format='png')
         shell._fname = path
         try:
             with working_directory(path.resolve().parent): shell.run_all(nb, exc_stop=True, preproc=no_eval)

@@ -6,7 +6,7 @@ ddpm_nb into it, trains a small class-conditional U-Net on the built-in digits f
 with `ddpm_nb train`, and draws a grid of samples (ten of each digit) and a GIF of the denoising path with
 `ddpm_nb sample`. It prints each command it runs, so you can rerun or change them, and where the files are.
 
-Options: --steps N      optimizer steps (default 600: about 5 minutes on 2 CPU cores, seconds on a GPU)
+Options: --steps N      optimizer steps (default 600: about 6 minutes on 2 CPU cores, seconds on a GPU)
          --out DIR      run directory (default runs/quickstart; a rerun replaces the run there)
          --no-install   reuse .venv as it is
 """
@@ -16,9 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_tests import BIN, PY, ROOT, VENV, run
 
-# The recipe: chapter 06's tiny U-Net widened to three levels, a high learning rate with a short warm-up, and a
-# fast EMA, because the run is short; v-prediction with min-SNR-5 weighting, the recipe search's winner (bench/RESULTS.md).
-# Chapter 07 samples from the same recipe; chapter 09 checks that this list and QUICKSTART agree.
+# The recipe: chapter 06's tiny U-Net widened to three levels and a high learning rate with a short warm-up, because the
+# run is short; an EMA decay that keeps the average short in longer runs (--steps over 1790); v-prediction with min-SNR-5
+# weighting, the recipe search's winner (bench/RESULTS.md).
+# Chapter 06b explains the recipe (QUICKSTART), chapter 07 samples from it, chapter 09 checks that this list and QUICKSTART agree.
 RECIPE = ['--preset', 'tiny', '--channel-mults', '1,2,2', '--attn-res', '7', '--dropout', '0', '--batch-size', '64',
           '--lr', '1e-3', '--warmup-steps', '50', '--ema-decay', '0.995', '--target', 'v', '--min-snr-gamma', '5',
           '--ckpt-every', '300']
