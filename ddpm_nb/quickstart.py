@@ -20,11 +20,13 @@ QUICKSTART = dict(model=dict(preset='tiny', channel_mults=(1, 2, 2), attn_resolu
 
 def quickstart_model(run_dir=None, # run directory of the quick start; used when it holds a checkpoint
                      steps:int=600, # optimizer steps when the recipe is trained
-                     device=None, out_dir=None, # where a training run writes (default: a new temporary folder)
+                     device=None, # where the model goes (default: CUDA if available, else the CPU, as in `train`)
+                     out_dir=None, # where a training run writes (default: a new temporary folder)
                     ) -> tuple: # (EMA model in eval mode, schedule, target)
     "The README quick start's digit model: loaded from run_dir if it holds a checkpoint, else trained with the recipe."
+    device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if run_dir is not None and latest_checkpoint(run_dir) is not None:
-        model, schedule, meta = load_model(run_dir, device or 'cpu')
+        model, schedule, meta = load_model(run_dir, device)
         return model, schedule, meta['target']          # an earlier quick start may predict another target
     torch.manual_seed(0)
     m = dict(QUICKSTART['model'])
