@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared session on a GPU machine without internet (issues 14 and 17). Run from the repository root:
-#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile (default: speed check)
+#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile, probe (default: speed check)
 # Needs, beside the checkout: .whl/ with the wheels the machine lacks, made on a machine with pip's registry by
 #     grep -v '^#' bench/gpu_wheels.txt | xargs python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl
@@ -9,7 +9,10 @@
 #   check   tools/gpu_check.py: every notebook under `nbdev_test --flags cuda`, beside the training, sampling and CLI checks;
 #   ab      our U-Net against itself without channels-last and with the paper's plain layers, and the peers (cifar10);
 #   tests   every notebook in its own process, 6 at a time, with its time (chapter 08 executed, its outputs kept);
-#   compile the same speed measurements under torch.compile (default and reduce-overhead modes).
+#   compile the same speed measurements under torch.compile (default and reduce-overhead modes);
+#   probe   where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind) and two cheap
+#           candidates against the eager baseline in the same call: cuDNN's timed algorithms and GroupNorm in bf16.
+# With about 15 minutes of device time, the order that answers most: `probe` first (at most 7 minutes), then `compile`.
 set -u
 OUT=${OUT:-/tmp/gpu_session}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 DDPM_NB_FASHION_MNIST=$PWD/.fmnist
@@ -55,4 +58,15 @@ compile)
   timeout 300 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
       --settings bf16+compile --out "$OUT/unet_cifar10_compiled.json" >> "$OUT/speed.log" 2>&1
   say compile done ;;
+probe)
+  say gpu_profile cifar10
+  timeout 100 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --out "$OUT/profile_cifar10.json" >> "$OUT/speed.log" 2>&1
+  say gpu_profile mnist28
+  timeout 60 python3 bench/gpu_profile.py --device cuda --preset mnist28 --batch 128 --steps 10 --kinds ours --out "$OUT/profile_mnist28.json" >> "$OUT/speed.log" 2>&1
+  for size in cifar10 mnist28; do for bench in '' --cudnn-benchmark; do
+    say unet_speed $size bf16 $bench
+    timeout 60 python3 bench/unet_speed.py --device cuda --sizes $size --train-batch 128 --interleave --steps 20 --settings bf16 $bench \
+        --kinds ours ours-bf16gn diffusers lucidrains --out "$OUT/unet_${size}_bf16${bench:+_cudnn_benchmark}.json" >> "$OUT/speed.log" 2>&1
+  done; done
+  say probe done ;;
 esac; done

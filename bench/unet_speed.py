@@ -26,6 +26,8 @@ it records no sampling times and no per-model peak memory; MFU as above.
 --compile on the CPU also times every model under torch.compile (inductor; the first steps, which compile, are not timed).
 
     python bench/unet_speed.py --sizes cifar10 --interleave --steps 20
+    python bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --settings bf16 --cudnn-benchmark \
+        --kinds ours ours-bf16gn diffusers lucidrains     # issue 17: cuDNN's timed algorithms, GroupNorm without casts
 """
 import argparse, json, platform, resource, statistics, subprocess, sys, time
 
@@ -34,13 +36,29 @@ SIZES = {
     'cifar10': dict(channels=3, size=32, train_batch=16),
 }
 
+def input_dtype_group_norm():
+    "A candidate for issue 17, not in the package until a GPU measures it: GroupNorm in the input's dtype, autocast off."
+    import torch
+    import torch.nn.functional as F
+    from ddpm_nb.speed import FloatGroupNorm
+    class InputDtypeGroupNorm(FloatGroupNorm):
+        "No casts around the kernel (CUDA's keeps its statistics in float32 for bf16 input); weight and bias cast to the input's dtype."
+        def forward(self, x):
+            with torch.autocast(x.device.type, enabled=False):
+                return F.group_norm(x, self.num_groups, self.weight.to(x.dtype), self.bias.to(x.dtype), self.eps)
+    return InputDtypeGroupNorm
+
 def build(kind, size_name):
     "Return (model, call) for one benchmark entry; call(model, x, t) -> prediction tensor."
     if kind.startswith('ours'):       # ours: chapter 12's fast layers, channels-last; -contiguous: without channels-last;
-        from ddpm_nb.speed import make_fast       # -plain: chapter 04's paper layers as they are
-        from ddpm_nb.unet import UNet
+        from ddpm_nb.speed import make_fast, FloatGroupNorm   # -plain: chapter 04's paper layers as they are;
+        from ddpm_nb.unet import UNet                         # -bf16gn: ours with GroupNorm in the input's dtype
         m = UNet.from_preset(size_name)
-        if kind != 'ours-plain': m = make_fast(m, channels_last=(kind == 'ours'))
+        if kind != 'ours-plain': m = make_fast(m, channels_last=(kind != 'ours-contiguous'))
+        if kind == 'ours-bf16gn':
+            cls = input_dtype_group_norm()
+            for mod in m.modules():
+                if type(mod) is FloatGroupNorm: mod.__class__ = cls
         return m, lambda m, x, t: m(x, t)
     if kind == 'diffusers':
         from diffusers import UNet2DModel
@@ -203,13 +221,17 @@ def main():
     p.add_argument('--settings', nargs='*', choices=['fp32', 'bf16', 'fp32+compile', 'bf16+compile'],
                    help='precisions and compilation to time (default: CPU fp32 [+bf16, +compile]; GPU fp32, bf16, bf16+compile)')
     p.add_argument('--kinds', nargs='*', default=['ours', 'diffusers', 'lucidrains'],
-                   help="models for --interleave, 'ours' among them (also: ours-contiguous, ours-plain)")
+                   help="models for --interleave, 'ours' among them (also: ours-contiguous, ours-plain, ours-bf16gn)")
+    p.add_argument('--cudnn-benchmark', action='store_true', help='with --interleave on CUDA: cuDNN times its convolution algorithms for every model')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
         kind, size, amp, comp = a.one
         print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch, a.keep_memory))); return
     print(json.dumps(versions()), flush=True)
+    if a.cudnn_benchmark:
+        import torch; torch.backends.cudnn.benchmark = True
+        print('cudnn.benchmark on: the first steps of every shape time the algorithms (untimed warm-up)', flush=True)
     amps = [False] + [True] * a.cpu_bf16
     settings = ([(amp, comp) for comp in [False] + [True] * a.compile for amp in amps] if a.device == 'cpu'
                 else [(False, False), (True, False), (True, True)])
@@ -228,7 +250,7 @@ def main():
                       ', '.join(f"{k} {v:.2f}x (quartiles {q[0]:.2f}-{q[1]:.2f})" for (k, v), q in
                                 zip(r['ours_over'].items(), r['ours_over_quartiles'].values())), flush=True)
         if a.out:
-            with open(a.out, 'w') as f: json.dump(dict(versions=versions(), interleave=True, peaks_tflops=peaks, results=results), f, indent=1)
+            with open(a.out, 'w') as f: json.dump(dict(versions=versions(), interleave=True, cudnn_benchmark=a.cudnn_benchmark, peaks_tflops=peaks, results=results), f, indent=1)
         return
     kinds = ['ours', 'ours-contiguous', 'diffusers', 'lucidrains']
     results, runs = [], []

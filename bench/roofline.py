@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""A roofline for one training step of our U-Net on a GPU, counted on the CPU (issue 17).
+
+Every ATen operation of one forward + MSE + backward (the kernels a GPU would launch, bar the optimizer) is recorded with
+the FLOPs torch's flop counter gives it and the bytes it must at least read and write (its tensor inputs and outputs,
+each element once; views move nothing). On a card with matmul peak P and memory bandwidth W an operation takes at
+least max(FLOPs / P, bytes / W). Summing that bound gives the fastest step that runs the same kernels (eager), hence
+the highest MFU eager execution can reach; removing the bytes that fusion could save gives the ceilings for fused
+code. The defaults are one H100 SXM: P = 790 TFLOP/s, the bf16 matmul peak measured on the card (bench/RESULTS.md,
+2026-11-27), and W = 3.35 TB/s, its HBM3 specification (kernels reach about 90% of it at best).
+
+    python bench/roofline.py                                   # CIFAR-10 paper model, batch 128, bf16 autocast
+    python bench/roofline.py --preset mnist28 --variants ours ours-bf16gn
+
+Variants: `ours` (chapter 12's layers: FloatGroupNorm casts to float32 and back), `ours-bf16gn` (GroupNorm on the
+bfloat16 input, float32 statistics inside the kernel, as CUDA's kernel computes them: no casts), `ours-plain` (chapter
+04's layers, GroupNorm in float32 as CUDA autocast runs it, its float32 output feeding the next operations).
+CPU autocast casts the same operations as CUDA autocast for this network (convolutions, linear layers and attention to
+bf16; GroupNorm is cast by the layers themselves); what differs is that the CPU's kernels are not the GPU's: a GPU
+library may fuse where the CPU does not, or split where it fuses (noted in the output as an approximation).
+"""
+import argparse, collections, json, sys
+from pathlib import Path
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import flop_registry
+
+aten = torch.ops.aten
+sys.path.insert(0, str(Path(__file__).resolve().parent)); sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+def extent_bytes(t: torch.Tensor) -> int:
+    "Bytes of the distinct elements a tensor addresses (a broadcast dimension, stride 0, counts once)."
+    n = 1
+    for size, stride in zip(t.shape, t.stride()):
+        if stride != 0: n *= size
+    return n * t.element_size()
+
+# what an operation is, for the table: the groups that fusion would treat alike
+GROUPS = [('conv', ('convolution',)), ('attention', ('attention',)), ('matmul', ('mm', 'addmm', 'bmm')),
+          ('norm', ('group_norm',)), ('cast', ('_to_copy', 'copy_')), ('loss', ('mse_loss',))]
+
+def group_of(name: str) -> str:
+    for g, keys in GROUPS:
+        if any(k in name for k in keys): return g
+    return 'elementwise'
+
+class TrafficMode(TorchDispatchMode):
+    "Records (op, FLOPs, bytes, dtypes) for every ATen operation that moves data."
+    def __init__(self):
+        super().__init__(); self.ops = []
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if func.is_view or func in (aten.detach.default, aten._unsafe_view.default, aten.alias.default): return out
+        ins = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
+        outs = [o for o in tree_flatten(out)[0] if isinstance(o, torch.Tensor)]
+        if not outs and not ins: return out
+        name = func._overloadpacket.__name__
+        if name in ('empty', 'empty_strided', 'empty_like', 'zeros', 'ones', 'new_empty', 'new_empty_strided'): return out
+        in_ptrs = {a.untyped_storage().data_ptr() for a in ins}
+        if name == 'copy_': nbytes = extent_bytes(ins[1]) + extent_bytes(ins[0])   # reads the source, writes the destination
+        elif name.endswith('_'):                                    # in place: reads and writes its first argument
+            nbytes = sum(extent_bytes(a) for a in ins) + (extent_bytes(ins[0]) if ins else 0)
+        else:
+            nbytes = sum(extent_bytes(a) for a in ins) + sum(extent_bytes(o) for o in outs if o.untyped_storage().data_ptr() not in in_ptrs)
+        flops = flop_registry[func._overloadpacket](*args, **kwargs, out_val=out) if func._overloadpacket in flop_registry else 0
+        # CUDA's group_norm makes a channels-last input contiguous and returns a contiguous output, which the next
+        # convolution turns back: two copies forward, and (by the same token) two backward, each reading and writing it
+        relayout = 4 * 2 * extent_bytes(ins[0]) if name == 'native_group_norm' and not ins[0].is_contiguous() else 0
+        self.ops.append(dict(op=name, flops=int(flops), bytes=int(nbytes), group=group_of(name), relayout=relayout,
+                             dtypes=sorted({str(t.dtype).replace('torch.', '') for t in ins + outs})))
+        return out
+
+def cuda_dropout(m):
+    "Dropout as CUDA runs it in training: one fused kernel writing the output and a bool mask (the CPU runs three)."
+    return lambda x: torch.ops.aten.native_dropout(x, m.p, True)[0] if m.training and m.p > 0 else x
+
+def build(variant, preset):
+    "The network as bench/unet_speed.py builds it, dropout as CUDA runs it; ours-plain's GroupNorm as CUDA autocast runs it."
+    from unet_speed import build as speed_build
+    from ddpm_nb.unet import UNet
+    if variant == 'ours-plain':          # chapter 04's layers, channels-first, GroupNorm in float32 with a float32 output
+        model = UNet.from_preset(preset)
+        for m in model.modules():
+            if type(m) is torch.nn.GroupNorm: m.forward = (lambda m: lambda x: F.group_norm(x.float(), m.num_groups, m.weight, m.bias, m.eps))(m)
+    else: model = speed_build(variant, preset)[0]
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout): m.forward = cuda_dropout(m)
+    return model
+
+def count(variant, preset, batch, amp):
+    torch.manual_seed(0)
+    model = build(variant, preset).train()
+    cfg = model.config
+    x = torch.randn(batch, cfg.in_channels, cfg.image_size, cfg.image_size).contiguous(memory_format=torch.channels_last)
+    t = torch.randint(0, 1000, (batch,))
+    y = torch.randint(0, cfg.num_classes, (batch,)) if cfg.num_classes else None
+    mode = TrafficMode()
+    with mode:
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
+            out = model(x, t, y) if y is not None else model(x, t)
+            loss = F.mse_loss(out.float(), x)
+        loss.backward()
+    params = sum(p.numel() for p in model.parameters())
+    return mode.ops, params
+
+def summarize(ops, params, B, peak, bw, variant, preset, cuda_layout=True):
+    "Per group: kernels, FLOPs, bytes and the roofline time; then the step's ceilings."
+    rows = collections.OrderedDict()
+    for o in ops:
+        r = rows.setdefault(o['group'], dict(n=0, flops=0, bytes=0, t=0.0))
+        f, b = o['flops'], o['bytes']
+        r['n'] += 1; r['flops'] += f; r['bytes'] += b; r['t'] += max(f / peak, b / bw)
+    # the optimizer: fused AdamW reads p, grad, m, v and writes p, m, v in float32; the EMA reads both and writes one
+    rows['optimizer+EMA'] = dict(n=2, flops=0, bytes=(7 + 3) * 4 * params, t=(7 + 3) * 4 * params / bw)
+    relayout = sum(o['relayout'] for o in ops)
+    if relayout and cuda_layout: rows['layout (CUDA)'] = dict(n=4 * sum(o['relayout'] > 0 for o in ops), flops=0, bytes=relayout, t=relayout / bw)
+    total_f = sum(r['flops'] for r in rows.values()); total_b = sum(r['bytes'] for r in rows.values())
+    total_t = sum(r['t'] for r in rows.values())
+    print(f'\n{preset} {variant}: batch {B}, {params / 1e6:.1f}M parameters, {total_f / B / 1e9:.2f} GFLOP per training image'
+          f' (forward + backward), peak {peak / 1e12:.0f} TFLOP/s, bandwidth {bw / 1e12:.2f} TB/s')
+    print(f"{'group':14s} {'kernels':>8s} {'TFLOP':>8s} {'GB':>8s} {'roofline ms':>12s} {'share':>6s}")
+    for g, r in sorted(rows.items(), key=lambda kv: -kv[1]['t']):
+        print(f"{g:14s} {r['n']:>8d} {r['flops'] / 1e12:8.3f} {r['bytes'] / 1e9:8.2f} "
+              f"{r['t'] * 1e3:12.2f} {r['t'] / total_t:6.1%}")
+    mfu = total_f / total_t / peak
+    mm_t = sum(r['t'] for g, r in rows.items() if g in ('conv', 'attention', 'matmul'))
+    print(f"{'total':14s} {sum(r['n'] for r in rows.values()):>8d} {total_f / 1e12:8.3f} {total_b / 1e9:8.2f} {total_t * 1e3:12.2f}")
+    print(f'eager ceiling: {B / total_t:,.0f} img/s, MFU {mfu:.1%} (every kernel at its roofline, none fused)')
+    print(f'fused ceiling: {B / (mm_t + rows["optimizer+EMA"]["t"]):,.0f} img/s, MFU {total_f / (mm_t + rows["optimizer+EMA"]["t"]) / peak:.1%}'
+          f' (every normalisation, activation, addition and cast folded into the convolutions, which stay at their roofline)')
+    return dict(variant=variant, preset=preset, batch=B, params=params, flops=total_f, bytes=total_b, roofline_s=total_t,
+                eager_mfu_ceiling=mfu, groups=rows)
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--preset', default='cifar10'); p.add_argument('--batch', type=int, default=128)
+    p.add_argument('--variants', nargs='*', default=['ours', 'ours-bf16gn', 'ours-plain'])
+    p.add_argument('--fp32', action='store_true', help='no autocast (the fp32 / TF32 step)')
+    p.add_argument('--peak-tflops', type=float, default=790.0); p.add_argument('--bandwidth-tbs', type=float, default=3.35)
+    p.add_argument('--no-cuda-layout', action='store_true', help="leave out the copies CUDA's GroupNorm makes of channels-last input")
+    p.add_argument('--top', type=int, default=0, help='also list the N operations with the largest roofline time')
+    p.add_argument('--out', default=None)
+    a = p.parse_args()
+    torch.set_grad_enabled(True)
+    results = []
+    for v in a.variants:
+        ops, params = count(v, a.preset, a.batch, not a.fp32)
+        results.append(summarize(ops, params, a.batch, a.peak_tflops * 1e12, a.bandwidth_tbs * 1e12, v, a.preset, not a.no_cuda_layout))
+        if a.top:
+            by = collections.defaultdict(lambda: [0, 0, 0.0, set()])
+            for o in ops:
+                r = by[o['op']]; r[0] += 1; r[1] += o['bytes']
+                r[2] += max(o['flops'] / (a.peak_tflops * 1e12), o['bytes'] / (a.bandwidth_tbs * 1e12)); r[3].update(o['dtypes'])
+            for name, (n, b, t, dt) in sorted(by.items(), key=lambda kv: -kv[1][2])[:a.top]:
+                print(f'  {name:40s} x{n:<4d} {b / 1e9:7.2f} GB {t * 1e3:7.2f} ms  {",".join(sorted(dt))}')
+    if a.out:
+        with open(a.out, 'w') as f: json.dump(results, f, indent=1, default=str)
+
+if __name__ == '__main__': main()
