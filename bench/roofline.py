@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A roofline for one training step of our U-Net on a GPU, counted on the CPU (issue 17).
 
-Every ATen operation of one forward + MSE + backward (the kernels a GPU would launch, bar the optimizer) is recorded with
-the FLOPs torch's flop counter gives it and the bytes it must at least read and write (its tensor inputs and outputs,
-each element once; views move nothing). On a card with matmul peak P and memory bandwidth W an operation takes at
+Every ATen operation of one forward + MSE + backward (the kernels a GPU would launch, bar the optimizer) is recorded by
+chapter 12's TrafficCounter with the FLOPs torch's flop counter gives it and the bytes it must at least read and write
+(its tensor inputs and outputs, each element once; views move nothing). On a card with matmul peak P and memory bandwidth W an operation takes at
 least max(FLOPs / P, bytes / W). Summing that bound gives the fastest step that runs the same kernels (eager), hence
 the highest MFU eager execution can reach; removing the bytes that fusion could save gives the ceilings for fused
 code. The defaults are one H100 SXM: P = 790 TFLOP/s, the bf16 matmul peak measured on the card (bench/RESULTS.md,
@@ -23,19 +23,10 @@ import argparse, collections, json, sys
 from pathlib import Path
 import torch
 import torch.nn.functional as F
-from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import flop_registry
 
-aten = torch.ops.aten
 sys.path.insert(0, str(Path(__file__).resolve().parent)); sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-def extent_bytes(t: torch.Tensor) -> int:
-    "Bytes of the distinct elements a tensor addresses (a broadcast dimension, stride 0, counts once)."
-    n = 1
-    for size, stride in zip(t.shape, t.stride()):
-        if stride != 0: n *= size
-    return n * t.element_size()
+from ddpm_nb.speed import TrafficCounter, extent_bytes
 
 # what an operation is, for the table: the groups that fusion would treat alike
 GROUPS = [('conv', ('convolution',)), ('attention', ('attention',)), ('matmul', ('mm', 'addmm', 'bmm')),
@@ -46,31 +37,17 @@ def group_of(name: str) -> str:
         if any(k in name for k in keys): return g
     return 'elementwise'
 
-class TrafficMode(TorchDispatchMode):
-    "Records (op, FLOPs, bytes, dtypes) for every ATen operation that moves data."
-    def __init__(self):
-        super().__init__(); self.ops = []
+class Traffic(TrafficCounter):
+    "Chapter 12's TrafficCounter, each record with its group, dtypes, and the copies CUDA's GroupNorm would add."
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        if func.is_view or func in (aten.detach.default, aten._unsafe_view.default, aten.alias.default): return out
-        ins = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
-        outs = [o for o in tree_flatten(out)[0] if isinstance(o, torch.Tensor)]
-        if not outs and not ins: return out
-        name = func._overloadpacket.__name__
-        if name in ('empty', 'empty_strided', 'empty_like', 'zeros', 'ones', 'new_empty', 'new_empty_strided'): return out
-        in_ptrs = {a.untyped_storage().data_ptr() for a in ins}
-        if name == 'copy_': nbytes = extent_bytes(ins[1]) + extent_bytes(ins[0])   # reads the source, writes the destination
-        elif name.endswith('_'):                                    # in place: reads and writes its first argument
-            nbytes = sum(extent_bytes(a) for a in ins) + (extent_bytes(ins[0]) if ins else 0)
-        else:
-            nbytes = sum(extent_bytes(a) for a in ins) + sum(extent_bytes(o) for o in outs if o.untyped_storage().data_ptr() not in in_ptrs)
-        flops = flop_registry[func._overloadpacket](*args, **kwargs, out_val=out) if func._overloadpacket in flop_registry else 0
-        # CUDA's group_norm makes a channels-last input contiguous and returns a contiguous output, which the next
-        # convolution turns back: two copies forward, and (by the same token) two backward, each reading and writing it
-        relayout = 4 * 2 * extent_bytes(ins[0]) if name == 'native_group_norm' and not ins[0].is_contiguous() else 0
-        self.ops.append(dict(op=name, flops=int(flops), bytes=int(nbytes), group=group_of(name), relayout=relayout,
-                             dtypes=sorted({str(t.dtype).replace('torch.', '') for t in ins + outs})))
+        n = len(self.ops)
+        out = super().__torch_dispatch__(func, types, args, kwargs)
+        if len(self.ops) > n:
+            o, ts = self.ops[-1], [a for a in tree_flatten((args, kwargs or {}, out))[0] if isinstance(a, torch.Tensor)]
+            o['group'], o['dtypes'] = group_of(o['op']), sorted({str(t.dtype).replace('torch.', '') for t in ts})
+            # CUDA's group_norm makes a channels-last input contiguous and returns a contiguous output, which the next
+            # convolution turns back: two copies forward and (by the same token) two backward, each reading and writing it
+            o['relayout'] = 4 * 2 * extent_bytes(args[0]) if o['op'] == 'native_group_norm' and not args[0].is_contiguous() else 0
         return out
 
 def cuda_dropout(m):
@@ -97,7 +74,7 @@ def count(variant, preset, batch, amp):
     x = torch.randn(batch, cfg.in_channels, cfg.image_size, cfg.image_size).contiguous(memory_format=torch.channels_last)
     t = torch.randint(0, 1000, (batch,))
     y = torch.randint(0, cfg.num_classes, (batch,)) if cfg.num_classes else None
-    mode = TrafficMode()
+    mode = Traffic()
     with mode:
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
             out = model(x, t, y) if y is not None else model(x, t)
