@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One prepared session on a GPU machine without internet (issues 14 and 17). Run from the repository root:
-#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile, probe (default: speed check)
+#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile, compile-lucidrains, profile,
+#                                                     candidates, probe (default: speed check)
 # Needs, beside the checkout: .whl/ with the wheels the machine lacks, made on a machine with pip's registry by
 #     grep -v '^#' bench/gpu_wheels.txt | xargs python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl
@@ -9,10 +10,17 @@
 #   check   tools/gpu_check.py: every notebook under `nbdev_test --flags cuda`, beside the training, sampling and CLI checks;
 #   ab      our U-Net against itself without channels-last and with the paper's plain layers, and the peers (cifar10);
 #   tests   every notebook in its own process, 6 at a time, with its time (chapter 08 executed, its outputs kept);
-#   compile the same speed measurements under torch.compile (default and reduce-overhead modes);
-#   probe   where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind) and two cheap
-#           candidates against the eager baseline in the same call: cuDNN's timed algorithms and GroupNorm in bf16.
-# With about 15 minutes of device time, the order that answers most: `probe` first (at most 7 minutes), then `compile`.
+#   compile  torch.compile on the GPU: train() with CUDA graphs ('reduce-overhead') against a bare step on mnist28, and
+#            the compiled CIFAR-10 model against compiled diffusers (the faster peer in eager bf16): at most 8 minutes;
+#   compile-lucidrains  the same against compiled denoising-diffusion-pytorch (at most 4 minutes);
+#   profile  where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind, and the
+#            bf16-GroupNorm candidate's error against float32 on CUDA): at most 2.5 minutes;
+#   candidates  cuDNN's timed algorithms (--cudnn-benchmark) and GroupNorm in bf16 (ours-bf16gn), each against the
+#            eager baseline in the same call, CIFAR-10 and mnist28: at most 4 minutes;
+#   probe    profile, then candidates.
+# With 15 minutes of device time (a start of a minute or two, then about 12 for commands), the order that answers most
+# about issue 17's targets: `compile` first (the roofline, bench/RESULTS.md, says only fusion can reach 40% MFU), then
+# `profile`; `candidates` and `compile-lucidrains` in a later session. Compiling took 82 s for mnist28 on the H100.
 set -u
 OUT=${OUT:-/tmp/gpu_session}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 DDPM_NB_FASHION_MNIST=$PWD/.fmnist
@@ -54,19 +62,26 @@ tests)    # each notebook in a process of its own, 6 at a time, with its time; c
 compile)
   say training_speed reduce-overhead
   timeout 200 python3 bench/training_speed.py --device cuda --preset mnist28 --batch 128 --steps 50 --rounds 2 --compile reduce-overhead >> "$OUT/speed.log" 2>&1
-  say unet_speed cifar10 compiled
-  timeout 300 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
-      --settings bf16+compile --out "$OUT/unet_cifar10_compiled.json" >> "$OUT/speed.log" 2>&1
+  say unet_speed cifar10 compiled, ours and diffusers
+  timeout 270 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
+      --settings bf16+compile --kinds ours diffusers --out "$OUT/unet_cifar10_compiled.json" >> "$OUT/speed.log" 2>&1
   say compile done ;;
-probe)
+compile-lucidrains)
+  say unet_speed cifar10 compiled, ours and lucidrains
+  timeout 230 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
+      --settings bf16+compile --kinds ours lucidrains --out "$OUT/unet_cifar10_compiled_lucidrains.json" >> "$OUT/speed.log" 2>&1
+  say compile-lucidrains done ;;
+profile|probe)
   say gpu_profile cifar10
-  timeout 100 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --out "$OUT/profile_cifar10.json" >> "$OUT/speed.log" 2>&1
+  timeout 90 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --out "$OUT/profile_cifar10.json" >> "$OUT/speed.log" 2>&1
   say gpu_profile mnist28
-  timeout 60 python3 bench/gpu_profile.py --device cuda --preset mnist28 --batch 128 --steps 10 --kinds ours --out "$OUT/profile_mnist28.json" >> "$OUT/speed.log" 2>&1
+  timeout 50 python3 bench/gpu_profile.py --device cuda --preset mnist28 --batch 128 --steps 10 --kinds ours --out "$OUT/profile_mnist28.json" >> "$OUT/speed.log" 2>&1
+  say profile done ;;&
+candidates|probe)
   for size in cifar10 mnist28; do for bench in '' --cudnn-benchmark; do
     say unet_speed $size bf16 $bench
-    timeout 60 python3 bench/unet_speed.py --device cuda --sizes $size --train-batch 128 --interleave --steps 20 --settings bf16 $bench \
-        --kinds ours ours-bf16gn diffusers lucidrains --out "$OUT/unet_${size}_bf16${bench:+_cudnn_benchmark}.json" >> "$OUT/speed.log" 2>&1
+    timeout 55 python3 bench/unet_speed.py --device cuda --sizes $size --train-batch 128 --interleave --steps 10 --settings bf16 $bench \
+        --kinds ours ours-bf16gn diffusers --out "$OUT/unet_${size}_bf16${bench:+_cudnn_benchmark}.json" >> "$OUT/speed.log" 2>&1
   done; done
-  say probe done ;;
+  say candidates done ;;
 esac; done

@@ -168,14 +168,23 @@ def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False,
         m, call = build(kind, size_name); m = m.to(device).train()
         flops[kind] = train_flops(call, m, x, t, autocast)               # counted on the eager model
         models[kind] = (torch.compile(m) if compile_ else m, call, torch.optim.AdamW(m.parameters(), lr=1e-4))
+    for kind, (m, call, opt) in list(models.items()):   # warm-up (compiling, when asked), each model reported as it ends
+        t0 = time.perf_counter()
+        try:
+            for _ in range(2): one_step(call, m, opt, x, t, autocast)
+            sync()
+        except Exception as e:                           # one failing peer must not cost the others' numbers
+            if kind == 'ours': raise
+            print(f'{kind} dropped: its warm-up failed with {type(e).__name__}: {str(e)[:300]}', flush=True); del models[kind]; continue
+        print(f'{size_name} amp={int(amp)} compile={int(compile_)}: {kind} warmed up in {time.perf_counter() - t0:.1f} s', flush=True)
     times = {k: [] for k in models}
-    for i in range(2 + steps):
+    for i in range(steps):
         for kind, (m, call, opt) in models.items():
             sync(); t0 = time.perf_counter()
             one_step(call, m, opt, x, t, autocast)
-            sync()
-            if i >= 2: times[kind].append(time.perf_counter() - t0)
-    ratios = {k: [a / b for a, b in zip(times[k], times['ours'])] for k in kinds if k != 'ours'}
+            sync(); times[kind].append(time.perf_counter() - t0)
+    ratios = {k: [a / b for a, b in zip(times[k], times['ours'])] for k in models if k != 'ours'}
+    flops = {k: flops[k] for k in models}
     return dict(size=size_name, device=device, amp=amp, compile=compile_, batch=B, steps=steps, step_times=times,
                 train_img_s={k: B / statistics.median(v) for k, v in times.items()}, train_flops_per_image={k: f / B for k, f in flops.items()},
                 train_tflops={k: flops[k] / statistics.median(v) / 1e12 for k, v in times.items()},
