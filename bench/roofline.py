@@ -13,11 +13,14 @@ code. The defaults are one H100 SXM: P = 790 TFLOP/s, the bf16 matmul peak measu
     python bench/roofline.py --preset mnist28 --variants ours ours-bf16gn
 
 Variants: `ours` (chapter 12's layers: FloatGroupNorm casts to float32 and back), `ours-bf16gn` (GroupNorm on the
-bfloat16 input, float32 statistics inside the kernel, as CUDA's kernel computes them: no casts), `ours-plain` (chapter
-04's layers, GroupNorm in float32 as CUDA autocast runs it, its float32 output feeding the next operations).
-CPU autocast casts the same operations as CUDA autocast for this network (convolutions, linear layers and attention to
-bf16; GroupNorm is cast by the layers themselves); what differs is that the CPU's kernels are not the GPU's: a GPU
-library may fuse where the CPU does not, or split where it fuses (noted in the output as an approximation).
+bfloat16 input, float32 statistics inside the kernel, as CUDA's kernel computes them: no casts), `ours-contiguous`
+(ours channels-first), `ours-plain` (chapter 04's layers), and the peers `diffusers` and `lucidrains` as
+bench/unet_speed.py builds them. Under bf16, torch's own GroupNorm layers (ours-plain's, diffusers') run as CUDA
+autocast runs them: on a float32 copy, with a float32 output. Otherwise CPU autocast casts the same operations as CUDA
+autocast for our network and diffusers' (convolutions, linear layers and attention to bf16). lucidrains' RMSNorm is not
+adjusted: CUDA autocast computes its `norm` in float32, CPU autocast does not, so its bf16 count is low. The CPU's
+kernels are not the GPU's: a GPU library may fuse where the CPU does not, or split where it fuses.
+`--fp32` counts the step without autocast, the same on both (its peak should then be TF32's: --peak-tflops 414).
 """
 import argparse, collections, json, sys
 from pathlib import Path
@@ -54,31 +57,31 @@ def cuda_dropout(m):
     "Dropout as CUDA runs it in training: one fused kernel writing the output and a bool mask (the CPU runs three)."
     return lambda x: torch.ops.aten.native_dropout(x, m.p, True)[0] if m.training and m.p > 0 else x
 
-def build(variant, preset):
-    "The network as bench/unet_speed.py builds it, dropout as CUDA runs it; ours-plain's GroupNorm as CUDA autocast runs it."
+def build(variant, preset, amp):
+    """(model, call) as bench/unet_speed.py builds them, dropout as CUDA runs it. Under amp, torch's own GroupNorm layers
+    (ours-plain's, diffusers') run as CUDA autocast runs them: on a float32 copy of the input, with a float32 output."""
     from unet_speed import build as speed_build
     from ddpm_nb.unet import UNet
-    if variant == 'ours-plain':          # chapter 04's layers, channels-first, GroupNorm in float32 with a float32 output
-        model = UNet.from_preset(preset)
-        for m in model.modules():
-            if type(m) is torch.nn.GroupNorm: m.forward = (lambda m: lambda x: F.group_norm(x.float(), m.num_groups, m.weight, m.bias, m.eps))(m)
-    else: model = speed_build(variant, preset)[0]
+    if variant == 'ours-plain': model, call = UNet.from_preset(preset), (lambda m, x, t: m(x, t))   # chapter 04's layers
+    else: model, call = speed_build(variant, preset)
     for m in model.modules():
         if isinstance(m, torch.nn.Dropout): m.forward = cuda_dropout(m)
-    return model
+        if amp and type(m) is torch.nn.GroupNorm:
+            m.forward = (lambda m: lambda x: F.group_norm(x.float(), m.num_groups, m.weight, m.bias, m.eps))(m)
+    return model, call
 
 def count(variant, preset, batch, amp):
     torch.manual_seed(0)
-    model = build(variant, preset).train()
-    cfg = model.config
-    x = torch.randn(batch, cfg.in_channels, cfg.image_size, cfg.image_size).contiguous(memory_format=torch.channels_last)
+    model, call = build(variant, preset, amp)
+    model.train()
+    C, S = (1, 28) if preset == 'mnist28' else (3, 32)
+    x = torch.randn(batch, C, S, S)
+    if variant in ('ours', 'ours-bf16gn'): x = x.contiguous(memory_format=torch.channels_last)
     t = torch.randint(0, 1000, (batch,))
-    y = torch.randint(0, cfg.num_classes, (batch,)) if cfg.num_classes else None
     mode = Traffic()
     with mode:
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
-            out = model(x, t, y) if y is not None else model(x, t)
-            loss = F.mse_loss(out.float(), x)
+            loss = F.mse_loss(call(model, x, t).float(), x)
         loss.backward()
     params = sum(p.numel() for p in model.parameters())
     return mode.ops, params
@@ -114,7 +117,8 @@ def summarize(ops, params, B, peak, bw, variant, preset, cuda_layout=True):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='cifar10'); p.add_argument('--batch', type=int, default=128)
-    p.add_argument('--variants', nargs='*', default=['ours', 'ours-bf16gn', 'ours-plain'])
+    p.add_argument('--variants', nargs='*', default=['ours', 'ours-bf16gn', 'ours-plain'],
+                   help='ours, ours-bf16gn, ours-contiguous, ours-plain, diffusers, lucidrains')
     p.add_argument('--fp32', action='store_true', help='no autocast (the fp32 / TF32 step)')
     p.add_argument('--peak-tflops', type=float, default=790.0); p.add_argument('--bandwidth-tbs', type=float, default=3.35)
     p.add_argument('--no-cuda-layout', action='store_true', help="leave out the copies CUDA's GroupNorm makes of channels-last input")
