@@ -11,6 +11,7 @@ code. The defaults are one H100 SXM: P = 790 TFLOP/s, the bf16 matmul peak measu
 
     python bench/roofline.py                                   # CIFAR-10 paper model, batch 128, bf16 autocast
     python bench/roofline.py --preset mnist28 --variants ours ours-bf16gn
+    python bench/roofline.py --variants ours --compiled          # also the step compiled by inductor (minutes on a CPU)
 
 Variants: `ours` (chapter 12's layers: FloatGroupNorm casts to float32 and back), `ours-bf16gn` (GroupNorm on the
 bfloat16 input, float32 statistics inside the kernel, as CUDA's kernel computes them: no casts), `ours-contiguous`
@@ -20,9 +21,13 @@ autocast runs them: on a float32 copy, with a float32 output. Otherwise CPU auto
 autocast for our network and diffusers' (convolutions, linear layers and attention to bf16). lucidrains' RMSNorm is not
 adjusted: CUDA autocast computes its `norm` in float32, CPU autocast does not, so its bf16 count is low. The CPU's
 kernels are not the GPU's: a GPU library may fuse where the CPU does not, or split where it fuses.
+`--compiled` also compiles the step with torch.compile (inductor, on this CPU) and sums the bytes its scheduler's
+kernels read and write after fusion (inductor's own count): extern kernels (convolutions, matmuls, attention) at least at
+their eager roofline, the generated ones at their bytes over W. Inductor fuses with C++ here and with Triton on a GPU,
+so this estimates the compiled GPU step's traffic; it does not measure it.
 `--fp32` counts the step without autocast, the same on both (its peak should then be TF32's: --peak-tflops 414).
 """
-import argparse, collections, json, sys
+import argparse, collections, json, logging, sys
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -86,7 +91,39 @@ def count(variant, preset, batch, amp):
     params = sum(p.numel() for p in model.parameters())
     return mode.ops, params
 
-def summarize(ops, params, B, peak, bw, variant, preset, cuda_layout=True):
+def compiled_bytes(variant, preset, batch, amp):
+    """Bytes of the same step compiled by torch.compile (inductor, on this CPU): what the scheduler's kernels read and
+    write after fusion, split into extern kernels (convolutions, matmuls, attention) and generated (fused) ones.
+    Inductor on a GPU fuses with Triton instead of C++, so this is an estimate of the GPU's compiled traffic."""
+    import torch._inductor.graph as inductor_graph
+    records, count_bytes = [], inductor_graph.GraphLowering.count_bytes      # called once per graph when metrics log
+    def recording(self):
+        total, counts, runtimes = count_bytes(self)
+        records.extend((type(node).__name__, n4 * 4) for node, n4 in counts)   # counts are in 4-byte words
+        return total, counts, runtimes
+    inductor_graph.GraphLowering.count_bytes = recording
+    log = logging.getLogger('torch._inductor.compile_fx.__inductor_metrics')   # inductor counts only when this logs
+    old_level, old_propagate = log.level, log.propagate
+    log.setLevel(logging.INFO); log.propagate = False; log.addHandler(handler := logging.NullHandler())
+    try:
+        torch.manual_seed(0); torch._dynamo.reset()
+        model, call = build(variant, preset, amp); model.train()
+        C, S = (1, 28) if preset == 'mnist28' else (3, 32)
+        x = torch.randn(batch, C, S, S)
+        if variant in ('ours', 'ours-bf16gn'): x = x.contiguous(memory_format=torch.channels_last)
+        t = torch.randint(0, 1000, (batch,))
+        from torch._inductor import config as inductor_config
+        from torch._functorch import config as functorch_config
+        with inductor_config.patch(fx_graph_cache=False), functorch_config.patch(enable_autograd_cache=False):  # a cached graph is not counted
+            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp): loss = F.mse_loss(call(torch.compile(model), x, t).float(), x)
+            loss.backward()
+    finally:
+        inductor_graph.GraphLowering.count_bytes = count_bytes
+        log.setLevel(old_level); log.propagate = old_propagate; log.removeHandler(handler)
+    extern = sum(b for kind, b in records if kind.startswith('Extern'))
+    return dict(extern=extern, fused=sum(b for _, b in records) - extern, kernels=len(records))
+
+def summarize(ops, params, B, peak, bw, variant, preset, cuda_layout=True, compiled=None):
     "Per group: kernels, FLOPs, bytes and the roofline time; then the step's ceilings."
     rows = collections.OrderedDict()
     for o in ops:
@@ -111,8 +148,15 @@ def summarize(ops, params, B, peak, bw, variant, preset, cuda_layout=True):
     print(f'eager ceiling: {B / total_t:,.0f} img/s, MFU {mfu:.1%} (every kernel at its roofline, none fused)')
     print(f'fused ceiling: {B / (mm_t + rows["optimizer+EMA"]["t"]):,.0f} img/s, MFU {total_f / (mm_t + rows["optimizer+EMA"]["t"]) / peak:.1%}'
           f' (every normalisation, activation, addition and cast folded into the convolutions, which stay at their roofline)')
-    return dict(variant=variant, preset=preset, batch=B, params=params, flops=total_f, bytes=total_b, roofline_s=total_t,
-                eager_mfu_ceiling=mfu, groups=rows)
+    out = dict(variant=variant, preset=preset, batch=B, params=params, flops=total_f, bytes=total_b, roofline_s=total_t,
+               eager_mfu_ceiling=mfu, groups=rows)
+    if compiled:   # extern kernels at least at their eager roofline; the generated ones bound by their bytes
+        ext_t = max(mm_t, compiled['extern'] / bw); t_c = ext_t + compiled['fused'] / bw + rows['optimizer+EMA']['t']
+        print(f"compiled (inductor on this CPU): {compiled['kernels']} kernels, {compiled['extern'] / 1e9:.2f} GB extern + "
+              f"{compiled['fused'] / 1e9:.2f} GB generated = {(compiled['extern'] + compiled['fused']) / 1e9:.2f} GB; "
+              f"ceiling {t_c * 1e3:.2f} ms, {B / t_c:,.0f} img/s, MFU {total_f / t_c / peak:.1%}")
+        out.update(compiled=compiled, compiled_roofline_s=t_c, compiled_mfu_ceiling=total_f / t_c / peak)
+    return out
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,6 +166,7 @@ def main():
     p.add_argument('--fp32', action='store_true', help='no autocast (the fp32 / TF32 step)')
     p.add_argument('--peak-tflops', type=float, default=790.0); p.add_argument('--bandwidth-tbs', type=float, default=3.35)
     p.add_argument('--no-cuda-layout', action='store_true', help="leave out the copies CUDA's GroupNorm makes of channels-last input")
+    p.add_argument('--compiled', action='store_true', help='also compile the step (inductor, on this CPU) and count its bytes')
     p.add_argument('--top', type=int, default=0, help='also list the N operations with the largest roofline time')
     p.add_argument('--out', default=None)
     a = p.parse_args()
@@ -129,7 +174,8 @@ def main():
     results = []
     for v in a.variants:
         ops, params = count(v, a.preset, a.batch, not a.fp32)
-        results.append(summarize(ops, params, a.batch, a.peak_tflops * 1e12, a.bandwidth_tbs * 1e12, v, a.preset, not a.no_cuda_layout))
+        comp = compiled_bytes(v, a.preset, a.batch, not a.fp32) if a.compiled else None
+        results.append(summarize(ops, params, a.batch, a.peak_tflops * 1e12, a.bandwidth_tbs * 1e12, v, a.preset, not a.no_cuda_layout, comp))
         if a.top:
             by = collections.defaultdict(lambda: [0, 0, 0.0, set()])
             for o in ops:
