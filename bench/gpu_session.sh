@@ -21,7 +21,7 @@
 # With 15 minutes of device time (a start of a minute or two, then about 12 for commands), the order that answers most
 # about issue 17's targets (bench/RESULTS.md, "A roofline for the GPU step"): `probe` first (at most 6.5 minutes; it
 # tests the roofline's prediction that GroupNorm in bf16 makes the step 1.4-1.7x faster, and says why the kernels reach
-# a fifth of the bandwidth), then `compile` if 9 minutes are left (only fusion can reach 40% MFU), else in a later
+# a fifth of the bandwidth), then `compile` if 9 minutes are left (compiling halves the counted bytes: the largest predicted gain), else in a later
 # session with `compile-lucidrains`. Compiling took 82 s for mnist28 on the H100.
 set -u
 OUT=${OUT:-/tmp/gpu_session}; mkdir -p "$OUT"
