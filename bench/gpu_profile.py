@@ -2,7 +2,7 @@
 """Where a training step's time goes on a GPU (issue 17): host-bound or device-bound, and which kernels.
 
 On the H100 a bf16 step of the CIFAR-10 paper model took about 74 ms at batch 128, while `bench/roofline.py` puts the
-same kernels at their roofline at about 16 ms; `mnist28` took 65 ms against a roofline of 5 ms. This script says why.
+same kernels at their roofline at about 20 ms; `mnist28` took 65 ms against a roofline of 7 ms. This script says why.
 It times `--steps` steps plainly (wall time per step), then profiles the same number with torch's profiler and sums the
 time the device spent in kernels. Device time far below wall time means the host (Python, dispatch, launches) is the
 limit, which CUDA graphs remove; device time near wall time means the kernels are, and the table says which: convolutions,

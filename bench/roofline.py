@@ -75,21 +75,25 @@ def build(variant, preset, amp):
             m.forward = (lambda m: lambda x: F.group_norm(x.float(), m.num_groups, m.weight, m.bias, m.eps))(m)
     return model, call
 
-def count(variant, preset, batch, amp):
+def prepare(variant, preset, batch, amp):
+    "The variant's (model, call) in training mode and a random batch (x, t), laid out as train would lay them out."
     torch.manual_seed(0)
     model, call = build(variant, preset, amp)
-    model.train()
     C, S = (1, 28) if preset == 'mnist28' else (3, 32)
     x = torch.randn(batch, C, S, S)
     if variant in ('ours', 'ours-bf16gn'): x = x.contiguous(memory_format=torch.channels_last)
-    t = torch.randint(0, 1000, (batch,))
-    mode = Traffic()
-    with mode:
-        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
-            loss = F.mse_loss(call(model, x, t).float(), x)
-        loss.backward()
-    params = sum(p.numel() for p in model.parameters())
-    return mode.ops, params
+    return model.train(), call, x, torch.randint(0, 1000, (batch,))
+
+def step(model, call, x, t, amp):
+    "One forward + MSE + backward."
+    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp): loss = F.mse_loss(call(model, x, t).float(), x)
+    loss.backward()
+
+def count(variant, preset, batch, amp):
+    "The step's operations as a Traffic counter records them (building the model is not counted), and the parameter count."
+    model, call, x, t = prepare(variant, preset, batch, amp)
+    with Traffic() as mode: step(model, call, x, t, amp)
+    return mode.ops, sum(p.numel() for p in model.parameters())
 
 def compiled_bytes(variant, preset, batch, amp):
     """Bytes of the same step compiled by torch.compile (inductor, on this CPU): what the scheduler's kernels read and
@@ -106,17 +110,12 @@ def compiled_bytes(variant, preset, batch, amp):
     old_level, old_propagate = log.level, log.propagate
     log.setLevel(logging.INFO); log.propagate = False; log.addHandler(handler := logging.NullHandler())
     try:
-        torch.manual_seed(0); torch._dynamo.reset()
-        model, call = build(variant, preset, amp); model.train()
-        C, S = (1, 28) if preset == 'mnist28' else (3, 32)
-        x = torch.randn(batch, C, S, S)
-        if variant in ('ours', 'ours-bf16gn'): x = x.contiguous(memory_format=torch.channels_last)
-        t = torch.randint(0, 1000, (batch,))
         from torch._inductor import config as inductor_config
         from torch._functorch import config as functorch_config
+        torch._dynamo.reset()
         with inductor_config.patch(fx_graph_cache=False), functorch_config.patch(enable_autograd_cache=False):  # a cached graph is not counted
-            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp): loss = F.mse_loss(call(torch.compile(model), x, t).float(), x)
-            loss.backward()
+            model, call, x, t = prepare(variant, preset, batch, amp)
+            step(torch.compile(model), call, x, t, amp)
     finally:
         inductor_graph.GraphLowering.count_bytes = count_bytes
         log.setLevel(old_level); log.propagate = old_propagate; log.removeHandler(handler)
