@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""Issue 17's candidate against the bytes around GroupNorm on CUDA (bench/RESULTS.md, "A roofline for the GPU step"):
+GroupNorm, the block's scale-shift and SiLU as one operation that reads channels-last bf16 where it lies, with its
+statistics in float32. Bench-only until a GPU has measured it.
+
+    y = silu(u),  u = (xhat * w + b) * (1 + s) + sh,  xhat = (x - mean_g) * rstd_g
+
+Every step folds into one affine map per (sample, channel), u = x * A + B, so a pass over x needs only A and B:
+- forward: per-tile moments of x (one read), then A, B and the group statistics (tiny), then y (one read, one write);
+- backward: per-tile sums of du and du * xhat (one read of x and dy), then per-(sample, channel) coefficients (tiny),
+  then dx = du * P + x * Q + R (one more read of x and dy, one write). u is recomputed from x; nothing else is saved.
+Against `FloatGroupNorm` + addcmul + SiLU as CUDA runs them (casts, layout copies around torch's GroupNorm, separate
+elementwise passes), that is 6 and 10 bytes-passes per element instead of dozens. On CUDA the passes are Triton
+kernels; on the CPU the same algorithm runs in torch, or, with TRITON_INTERPRET=1, the Triton kernels themselves run in
+Triton's interpreter, which is how `--check` tests them without a GPU.
+
+    python bench/fused_groupnorm.py --check      # kernels (interpreted) and the torch path against autograd of torch's own ops
+"""
+import math, os, sys
+from pathlib import Path
+if __name__ == '__main__' and '--check' in sys.argv: os.environ.setdefault('TRITON_INTERPRET', '1')  # before triton is imported
+from typing import Optional
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError: triton = None
+
+INTERPRET = os.environ.get('TRITON_INTERPRET') == '1'
+TILE = 4096                        # elements of x per program: BLOCK_P pixels x BLOCK_C channels
+
+def use_triton(x: Tensor) -> bool: return triton is not None and (x.is_cuda or INTERPRET)
+
+if triton is not None:
+    @triton.jit
+    def _moments(x, part, HW, C, sxn, sxc, sxp, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+        "Per (sample n, pixel tile k, channel c): the tile's mean and sum of squared deviations, into part[n, k, 0:2, c]."
+        n, k = tl.program_id(0), tl.program_id(1)
+        p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
+        mask = (p < HW)[:, None] & (c < C)[None, :]
+        v = tl.load(x + n * sxn + p[:, None] * sxp + c[None, :] * sxc, mask=mask, other=0.0).to(tl.float32)
+        count = tl.minimum(HW - k * BLOCK_P, BLOCK_P).to(tl.float32)
+        mean = tl.sum(v, axis=0) / count
+        d = tl.where(mask, v - mean[None, :], 0.0)
+        out = part + (n * tl.num_programs(1) + k) * 2 * C + c
+        tl.store(out, mean, mask=c < C)
+        tl.store(out + C, tl.sum(d * d, axis=0), mask=c < C)
+
+    @triton.jit
+    def _affine(part, w, b, s, sh, A, B, mean_g, rstd_g, HW, C, K, CG, ssn, shn, eps,
+                HAS_SS: tl.constexpr, BLOCK_P: tl.constexpr, K_PAD: tl.constexpr, CG_PAD: tl.constexpr):
+        "Per (sample n, group g): combine the tiles' moments (Chan et al.), then A and B for the group's channels."
+        n, g = tl.program_id(0), tl.program_id(1)
+        k, j = tl.arange(0, K_PAD), tl.arange(0, CG_PAD)
+        c = g * CG + j
+        mask = (k < K)[:, None] & (j < CG)[None, :]
+        at = part + (n * K + k[:, None]) * 2 * C + c[None, :]
+        m, m2 = tl.load(at, mask=mask, other=0.0), tl.load(at + C, mask=mask, other=0.0)
+        count = tl.where(k < K, tl.minimum(HW - k * BLOCK_P, BLOCK_P), 0).to(tl.float32)[:, None]
+        total = HW * CG * 1.0           # HW or CG may arrive as the constant 1
+        mean = tl.sum(tl.sum(m * count, axis=1), axis=0) / total
+        dev = tl.where(mask, m - mean, 0.0)
+        var = (tl.sum(tl.sum(m2, axis=1), axis=0) + tl.sum(tl.sum(count * dev * dev, axis=1), axis=0)) / total
+        rstd = 1.0 / tl.sqrt(var + eps)
+        cm = j < CG
+        wv = tl.load(w + c, mask=cm, other=0.0).to(tl.float32)
+        bv = tl.load(b + c, mask=cm, other=0.0).to(tl.float32)
+        a, bb = rstd * wv, bv - mean * rstd * wv
+        if HAS_SS:
+            f = 1.0 + tl.load(s + n * ssn + c, mask=cm, other=0.0).to(tl.float32)
+            a, bb = a * f, bb * f + tl.load(sh + n * shn + c, mask=cm, other=0.0).to(tl.float32)
+        tl.store(A + n * C + c, a, mask=cm)
+        tl.store(B + n * C + c, bb, mask=cm)
+        tl.store(mean_g + n * tl.num_programs(1) + g, mean)
+        tl.store(rstd_g + n * tl.num_programs(1) + g, rstd)
+
+    @triton.jit
+    def _apply(x, y, A, B, HW, C, sxn, sxc, sxp, ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+        "y = silu(x * A + B) (or x * A + B), over one pixel tile of one sample; y laid out as x."
+        n, k = tl.program_id(0), tl.program_id(1)
+        p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
+        mask = (p < HW)[:, None] & (c < C)[None, :]
+        at = n * sxn + p[:, None] * sxp + c[None, :] * sxc
+        u = (tl.load(x + at, mask=mask, other=0.0).to(tl.float32) * tl.load(A + n * C + c, mask=c < C, other=0.0)[None, :]
+             + tl.load(B + n * C + c, mask=c < C, other=0.0)[None, :])
+        if ACT: u = u * tl.sigmoid(u)
+        tl.store(y + at, u.to(y.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def _du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT: tl.constexpr):
+        "Load one tile of x and dy; return x and du = dy * silu'(u), with u recomputed as x * A + B."
+        v = tl.load(x + n * sxn + p[:, None] * sxp + c[None, :] * sxc, mask=mask, other=0.0).to(tl.float32)
+        g = tl.load(dy + n * syn + p[:, None] * syp + c[None, :] * syc, mask=mask, other=0.0).to(tl.float32)
+        if ACT:
+            u = v * tl.load(A + n * C + c, mask=c < C, other=0.0)[None, :] + tl.load(B + n * C + c, mask=c < C, other=0.0)[None, :]
+            sig = tl.sigmoid(u)
+            g = g * sig * (1.0 + u * (1.0 - sig))
+        return v, g
+
+    @triton.jit
+    def _grad_moments(x, dy, A, B, mean_g, rstd_g, part, HW, C, G, CG, sxn, sxc, sxp, syn, syc, syp,
+                      ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+        "Per (sample, pixel tile, channel): sums of du and of du * xhat, into part[n, k, 0:2, c]."
+        n, k = tl.program_id(0), tl.program_id(1)
+        p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
+        mask = (p < HW)[:, None] & (c < C)[None, :]
+        v, du = _du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT)
+        grp = n * G + tl.minimum(c // CG, G - 1)
+        mean, rstd = tl.load(mean_g + grp), tl.load(rstd_g + grp)
+        xhat = (v - mean[None, :]) * rstd[None, :]
+        out = part + (n * tl.num_programs(1) + k) * 2 * C + c
+        tl.store(out, tl.sum(du, axis=0), mask=c < C)
+        tl.store(out + C, tl.sum(du * xhat, axis=0), mask=c < C)     # du is 0 where masked
+
+    @triton.jit
+    def _grad_coefficients(part, w, s, mean_g, rstd_g, S1, S2, P, Q, R, HW, C, K, CG, ssn,
+                           HAS_SS: tl.constexpr, K_PAD: tl.constexpr, CG_PAD: tl.constexpr):
+        "Per (sample, group): S1 = sum du, S2 = sum du * xhat per channel, and dx = du * P + x * Q + R's coefficients."
+        n, g = tl.program_id(0), tl.program_id(1)
+        k, j = tl.arange(0, K_PAD), tl.arange(0, CG_PAD)
+        c = g * CG + j
+        cm = j < CG
+        mask = (k < K)[:, None] & cm[None, :]
+        at = part + (n * K + k[:, None]) * 2 * C + c[None, :]
+        s1, s2 = tl.sum(tl.load(at, mask=mask, other=0.0), axis=0), tl.sum(tl.load(at + C, mask=mask, other=0.0), axis=0)
+        kc = tl.load(w + c, mask=cm, other=0.0).to(tl.float32)      # dxhat = du * w * (1 + s)
+        if HAS_SS: kc = kc * (1.0 + tl.load(s + n * ssn + c, mask=cm, other=0.0).to(tl.float32))
+        total = HW * CG * 1.0
+        m1, m2 = tl.sum(kc * s1, axis=0) / total, tl.sum(kc * s2, axis=0) / total   # group means of dxhat, dxhat * xhat
+        mean, rstd = tl.load(mean_g + n * tl.num_programs(1) + g), tl.load(rstd_g + n * tl.num_programs(1) + g)
+        at = n * C + c
+        tl.store(S1 + at, s1, mask=cm); tl.store(S2 + at, s2, mask=cm)
+        tl.store(P + at, rstd * kc, mask=cm)
+        tl.store(Q + at, tl.zeros_like(kc) - rstd * rstd * m2, mask=cm)
+        tl.store(R + at, tl.zeros_like(kc) + rstd * (rstd * m2 * mean - m1), mask=cm)
+
+    @triton.jit
+    def _grad_apply(x, dy, dx, A, B, P, Q, R, HW, C, sxn, sxc, sxp, syn, syc, syp,
+                    ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+        "dx = du * P + x * Q + R over one pixel tile; dx laid out as x."
+        n, k = tl.program_id(0), tl.program_id(1)
+        p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
+        mask = (p < HW)[:, None] & (c < C)[None, :]
+        v, du = _du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT)
+        at, cc = n * C + c, c < C
+        g = (du * tl.load(P + at, mask=cc, other=0.0)[None, :] + v * tl.load(Q + at, mask=cc, other=0.0)[None, :]
+             + tl.load(R + at, mask=cc, other=0.0)[None, :])
+        tl.store(dx + n * sxn + p[:, None] * sxp + c[None, :] * sxc, g.to(dx.dtype.element_ty), mask=mask)
+
+def _pixel_strides(t: Tensor, name: str):
+    "(n, c, pixel) strides of an (N, C, H, W) tensor whose H and W flatten into one pixel index (channels-first or -last)."
+    N, C, H, W = t.shape
+    if t.stride(2) != W * t.stride(3): raise ValueError(f'{name} must be channels-first or channels-last, got strides {t.stride()}')
+    return t.stride(0), t.stride(1), t.stride(3)
+
+def _blocks(C: int, HW: int):
+    block_c = triton.next_power_of_2(C)
+    block_p = min(triton.next_power_of_2(HW), max(1, TILE // block_c))
+    return block_p, block_c, triton.cdiv(HW, block_p)
+
+def _per_channel(t: Optional[Tensor], N: int, C: int) -> Optional[Tensor]:
+    "A (N, C[, 1, 1]) scale or shift as an (N, C) view with unit channel stride."
+    if t is None: return None
+    t = t.reshape(N, C)
+    return t if t.stride(1) == 1 else t.contiguous()
+
+# --- the operation: forward (y, A, B, group mean, group rstd), and its backward (dx, S1, S2) ---------------------------
+@torch.library.custom_op('ddpm_bench::group_norm_act', mutates_args=())
+def group_norm_act(x: Tensor, weight: Tensor, bias: Tensor, scale: Optional[Tensor], shift: Optional[Tensor],
+                   groups: int, eps: float, act: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    N, C, H, W = x.shape
+    if (scale is None) != (shift is None): raise ValueError('scale and shift come together, or neither')
+    s, sh = _per_channel(scale, N, C), _per_channel(shift, N, C)
+    y = torch.empty_like(x)
+    if not use_triton(x):         # the same algorithm in torch: group statistics in float32, then the affine map
+        xf = x.float().reshape(N, groups, -1)
+        var, mean = torch.var_mean(xf, dim=2, unbiased=False)
+        rstd = torch.rsqrt(var + eps)
+        A, B = _fold(weight, bias, s, sh, mean, rstd, C // groups)
+        u = x.float() * A[:, :, None, None] + B[:, :, None, None]
+        y.copy_(F.silu(u) if act else u)
+        return y, A, B, mean, rstd
+    block_p, block_c, K = _blocks(C, H * W)
+    part = torch.empty(N, K, 2, C, device=x.device, dtype=torch.float32)
+    A, B = (torch.empty(N, C, device=x.device, dtype=torch.float32) for _ in range(2))
+    mean, rstd = (torch.empty(N, groups, device=x.device, dtype=torch.float32) for _ in range(2))
+    sx = _pixel_strides(x, 'x')
+    assert y.stride() == x.stride()
+    _moments[(N, K)](x, part, H * W, C, *sx, BLOCK_P=block_p, BLOCK_C=block_c)
+    CG = C // groups
+    _affine[(N, groups)](part, weight, bias, s if s is not None else A, sh if sh is not None else A, A, B, mean, rstd,
+                         H * W, C, K, CG, s.stride(0) if s is not None else 0, sh.stride(0) if sh is not None else 0, eps,
+                         HAS_SS=s is not None, BLOCK_P=block_p, K_PAD=triton.next_power_of_2(K),
+                         CG_PAD=triton.next_power_of_2(CG))
+    _apply[(N, K)](x, y, A, B, H * W, C, *sx, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    return y, A, B, mean, rstd
+
+def _fold(weight, bias, s, sh, mean, rstd, CG):
+    "A, B of u = x * A + B per (sample, channel), from the group statistics (torch path)."
+    m, r = mean.repeat_interleave(CG, 1), rstd.repeat_interleave(CG, 1)
+    A, B = r * weight.float(), bias.float() - m * r * weight.float()
+    if s is not None: f = 1 + s.float(); A, B = A * f, B * f + sh.float()
+    return A, B
+
+@group_norm_act.register_fake
+def _(x, weight, bias, scale, shift, groups, eps, act):
+    N, C = x.shape[:2]
+    f = lambda *shape: x.new_empty(shape, dtype=torch.float32)
+    return torch.empty_like(x), f(N, C), f(N, C), f(N, groups), f(N, groups)
+
+@torch.library.custom_op('ddpm_bench::group_norm_act_backward', mutates_args=())
+def group_norm_act_backward(dy: Tensor, x: Tensor, weight: Tensor, scale: Optional[Tensor], A: Tensor, B: Tensor,
+                            mean: Tensor, rstd: Tensor, act: bool) -> tuple[Tensor, Tensor, Tensor]:
+    N, C, H, W = x.shape
+    G = mean.shape[1]; CG = C // G
+    s = _per_channel(scale, N, C)
+    if not use_triton(x):
+        xf, u = x.float(), x.float() * A[:, :, None, None] + B[:, :, None, None]
+        du = dy.float()
+        if act: sig = torch.sigmoid(u); du = du * sig * (1 + u * (1 - sig))
+        xhat = (xf - mean.repeat_interleave(CG, 1)[:, :, None, None]) * rstd.repeat_interleave(CG, 1)[:, :, None, None]
+        S1, S2 = du.sum((2, 3)), (du * xhat).sum((2, 3))
+        kc = weight.float() * (1 + s.float() if s is not None else 1)
+        m1, m2 = ((kc * S1).reshape(N, G, CG).sum(2) / (H * W * CG)), ((kc * S2).reshape(N, G, CG).sum(2) / (H * W * CG))
+        r, mean_c = rstd.repeat_interleave(CG, 1), mean.repeat_interleave(CG, 1)
+        P, Q = r * kc, -(rstd * rstd * m2).repeat_interleave(CG, 1)
+        R = (rstd * (rstd * m2 * mean - m1)).repeat_interleave(CG, 1)
+        dx = torch.empty_like(x)
+        dx.copy_(du * P[:, :, None, None] + xf * Q[:, :, None, None] + R[:, :, None, None])
+        return dx, S1, S2
+    block_p, block_c, K = _blocks(C, H * W)
+    sx, sy = _pixel_strides(x, 'x'), _pixel_strides(dy, 'the gradient')
+    part = torch.empty(N, K, 2, C, device=x.device, dtype=torch.float32)
+    _grad_moments[(N, K)](x, dy, A, B, mean, rstd, part, H * W, C, G, CG, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    S1, S2, P, Q, R = (torch.empty(N, C, device=x.device, dtype=torch.float32) for _ in range(5))
+    _grad_coefficients[(N, G)](part, weight, s if s is not None else A, mean, rstd, S1, S2, P, Q, R, H * W, C, K, CG,
+                               s.stride(0) if s is not None else 0, HAS_SS=s is not None,
+                               K_PAD=triton.next_power_of_2(K), CG_PAD=triton.next_power_of_2(CG))
+    dx = torch.empty_like(x)
+    _grad_apply[(N, K)](x, dy, dx, A, B, P, Q, R, H * W, C, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    return dx, S1, S2
+
+@group_norm_act_backward.register_fake
+def _(dy, x, weight, scale, A, B, mean, rstd, act):
+    N, C = x.shape[:2]
+    return torch.empty_like(x), x.new_empty(N, C, dtype=torch.float32), x.new_empty(N, C, dtype=torch.float32)
+
+def _setup(ctx, inputs, output):
+    x, weight, bias, scale, shift, groups, eps, act = inputs
+    y, A, B, mean, rstd = output
+    ctx.save_for_backward(x, weight, bias, scale, A, B, mean, rstd)
+    ctx.act, ctx.has_shift = act, shift is not None
+    ctx.mark_non_differentiable(A, B, mean, rstd)
+
+def _backward(ctx, dy, *_):
+    x, weight, bias, scale, A, B, mean, rstd = ctx.saved_tensors
+    dx, S1, S2 = group_norm_act_backward(dy, x, weight, scale, A, B, mean, rstd, ctx.act)
+    # with a = xhat * w + b and u = a * (1 + s) + sh: dsh = sum du, ds = sum du * a, dw and db summed over samples
+    f = 1 + scale.reshape(S1.shape).float() if scale is not None else 1
+    dw, db = (f * S2).sum(0).to(weight.dtype), (f * S1).sum(0).to(bias.dtype)
+    ds = dsh = None
+    if scale is not None: ds = (weight.float() * S2 + bias.float() * S1).to(scale.dtype).reshape(scale.shape)
+    if ctx.has_shift: dsh = S1.to(scale.dtype).reshape(scale.shape)
+    return dx, dw, db, ds, dsh, None, None, None
+
+group_norm_act.register_autograd(_backward, setup_context=_setup)
+
+# --- the candidate network: ddpm_nb's UNet (chapter 12's fast layers, channels-last) with these layers swapped in --------
+class FusedGroupNorm(nn.GroupNorm):
+    "GroupNorm, then an optional per-(sample, channel) scale-shift and SiLU, in one fused operation."
+    act = False
+    def forward(self, x: Tensor, scale: Tensor = None, shift: Tensor = None) -> Tensor:
+        return group_norm_act(x, self.weight, self.bias, scale, shift, self.num_groups, self.eps, self.act)[0]
+
+def fuse_group_norms(model: nn.Module) -> nn.Module:
+    "Swap FusedGroupNorm into a ddpm_nb UNet in place (same parameters): in every ResBlock, the attention norms and the output."
+    from ddpm_nb.unet import ResBlock
+    class FusedResBlock(ResBlock):
+        def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+            e = self.emb(F.silu(emb))
+            h = self.norm1(x, *e.chunk(2, dim=1)) if self.emb_mode == 'scale_shift' else self.norm1(x)
+            h = self.conv1(h)
+            if self.emb_mode == 'add': h = h + e[:, :, None, None]
+            return self.conv2(self.drop(self.norm2(h))).add_(self.skip(x))
+    for m in model.modules():
+        if isinstance(m, nn.GroupNorm): m.__class__ = FusedGroupNorm
+        if type(m) is ResBlock:
+            m.__class__ = FusedResBlock
+            m.norm1.act = m.norm2.act = True
+    model.out[0].act, model.out[1] = True, nn.Identity()        # the output's GroupNorm + SiLU
+    return model
+
+# --- the check, on the CPU ---------------------------------------------------------------------------------------------
+def reference(x, weight, bias, scale, shift, groups, eps, act):
+    "The same function from torch's own operations, in float64, for autograd to differentiate."
+    u = F.group_norm(x.double(), groups, weight.double(), bias.double(), eps)
+    if scale is not None: u = u * (1 + scale.double().reshape(*scale.shape[:2], 1, 1)) + shift.double().reshape(*shift.shape[:2], 1, 1)
+    return F.silu(u) if act else u
+
+def check_op(N, C, H, W, groups, dtype, channels_last, scale_shift, act, seed=0):
+    "Largest error of y and of every gradient, relative to the largest float64 entry, against autograd of `reference`."
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(N, C, H, W, generator=g) * 2 + torch.randn(1, C, 1, 1, generator=g) * 3).to(dtype)
+    if channels_last: x = x.contiguous(memory_format=torch.channels_last)
+    w, b = 1 + 0.5 * torch.randn(C, generator=g), 0.5 * torch.randn(C, generator=g)
+    s = sh = None
+    if scale_shift: s, sh = (0.5 * torch.randn(N, 2 * C, 1, 1, generator=g)).to(dtype).chunk(2, dim=1)   # views, as the block makes them
+    dy = torch.randn(N, C, H, W, generator=g).to(dtype)
+    leaves = [t.detach().clone().requires_grad_() if t is not None else None for t in (x, w, b, s, sh)]
+    y = group_norm_act(*leaves, groups, 1e-5, act)[0]
+    y.backward(dy)
+    ref_leaves = [t.detach().double().requires_grad_() if t is not None else None for t in (x, w, b, s, sh)]
+    ref = reference(*ref_leaves, groups, 1e-5, act)
+    ref.backward(dy.double())
+    err = lambda u, v: ((u.double() - v).abs().max() / v.abs().max()).item()
+    errs = dict(y=err(y.detach(), ref.detach()))
+    for name, t, r in zip(('x', 'w', 'b', 's', 'sh'), leaves, ref_leaves):
+        if t is not None: errs['d' + name] = err(t.grad, r.grad)
+    assert y.dtype == x.dtype and y.stride() == x.stride() and leaves[0].grad.stride() == x.stride()
+    return errs
+
+def check_unet(emb_mode, preset='tiny', batch=2):
+    """The tiny UNet with the fused layers against the same weights without them, in float32: largest error of the
+    output, and of each gradient, relative to its largest entry (over the tensors whose gradient is at least 1e-3 of the
+    largest of all: some are zero up to rounding, as a bias before a one-channel group)."""
+    from ddpm_nb.speed import make_fast
+    from ddpm_nb.unet import UNet, randomize_zero_params
+    torch.manual_seed(0)
+    a = make_fast(UNet.from_preset(preset, dropout=0.0, emb_mode=emb_mode)); randomize_zero_params(a)
+    b = make_fast(UNet.from_preset(preset, dropout=0.0, emb_mode=emb_mode)); b.load_state_dict(a.state_dict())
+    fuse_group_norms(b)
+    x, t = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last), torch.randint(0, 1000, (batch,))
+    outs = []
+    for m in (a, b):
+        out = m(x, t); F.mse_loss(out, x).backward(); outs.append(out.detach())
+    big = max(q.grad.abs().max().item() for q in a.parameters())
+    worst = max(((p.grad - q.grad).abs().max() / q.grad.abs().max()).item()
+                for p, q in zip(b.parameters(), a.parameters()) if q.grad.abs().max() > 1e-3 * big)
+    return ((outs[1] - outs[0]).abs().max() / outs[0].abs().max()).item(), worst
+
+def main():
+    global INTERPRET
+    if '--check' not in sys.argv: print(__doc__); return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    torch.set_grad_enabled(True)
+    cases = [(2, 64, 8, 8, 32), (2, 96, 7, 7, 32), (3, 128, 16, 16, 32), (1, 48, 5, 9, 8), (2, 256, 4, 4, 32)]
+    paths = (['triton (interpreted)'] if INTERPRET and triton is not None else []) + ['torch']
+    for path in paths:
+        INTERPRET = path != 'torch'
+        worst = {}
+        for N, C, H, W, G in cases:
+            for dtype in (torch.float32, torch.bfloat16):
+                for cl in (False, True):
+                    for ss, act in ((True, True), (False, True), (False, False)):
+                        e = check_op(N, C, H, W, G, dtype, cl, ss, act)
+                        tol = 2e-5 if dtype == torch.float32 else 1e-2       # bf16: one rounding of y and of dx
+                        bad = {k: v for k, v in e.items() if v > (tol if k in ('y', 'dx', 'ds', 'dsh') or dtype == torch.float32 else 2e-5)}
+                        assert not bad, f'{path}: {(N, C, H, W, G, dtype, cl, ss, act)}: {bad}'
+                        for k, v in e.items(): worst[(str(dtype), k)] = max(worst.get((str(dtype), k), 0), v)
+        print(f'{path}: {len(cases) * 12} cases, largest errors:', ', '.join(f'{k[0][6:]} {k[1]} {v:.1e}' for k, v in sorted(worst.items())))
+        for emb_mode in ('scale_shift', 'add'):
+            out_err, grad_err = check_unet(emb_mode)
+            print(f'{path}: tiny UNet ({emb_mode}), fused against chapter 12 layers (float32): output {out_err:.1e}, '
+                  f'worst gradient {grad_err:.1e}')
+            assert out_err < 1e-4 and grad_err < 1e-4, (emb_mode, out_err, grad_err)
+    print('fused GroupNorm: all checks passed')
+
+if __name__ == '__main__': main()
