@@ -15,6 +15,7 @@ kernels; on the CPU the same algorithm runs in torch, or, with TRITON_INTERPRET=
 Triton's interpreter, which is how `--check` tests them without a GPU.
 
     python bench/fused_groupnorm.py --check      # kernels (interpreted) and the torch path against autograd of torch's own ops
+    python bench/fused_groupnorm.py --check --device cuda     # the compiled kernels on a GPU (fewer cases: each compiles)
 """
 import math, os, sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def use_triton(x: Tensor) -> bool: return triton is not None and (x.is_cuda or I
 
 if triton is not None:
     @triton.jit
-    def _moments(x, part, HW, C, sxn, sxc, sxp, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+    def gn_moments(x, part, HW, C, sxn, sxc, sxp, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
         "Per (sample n, pixel tile k, channel c): the tile's mean and sum of squared deviations, into part[n, k, 0:2, c]."
         n, k = tl.program_id(0), tl.program_id(1)
         p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
@@ -51,7 +52,7 @@ if triton is not None:
         tl.store(out + C, tl.sum(d * d, axis=0), mask=c < C)
 
     @triton.jit
-    def _affine(part, w, b, s, sh, A, B, mean_g, rstd_g, HW, C, K, CG, ssn, shn, eps,
+    def gn_affine(part, w, b, s, sh, A, B, mean_g, rstd_g, HW, C, K, CG, ssn, shn, eps,
                 HAS_SS: tl.constexpr, BLOCK_P: tl.constexpr, K_PAD: tl.constexpr, CG_PAD: tl.constexpr):
         "Per (sample n, group g): combine the tiles' moments (Chan et al.), then A and B for the group's channels."
         n, g = tl.program_id(0), tl.program_id(1)
@@ -79,7 +80,7 @@ if triton is not None:
         tl.store(rstd_g + n * tl.num_programs(1) + g, rstd)
 
     @triton.jit
-    def _apply(x, y, A, B, HW, C, sxn, sxc, sxp, ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+    def gn_apply(x, y, A, B, HW, C, sxn, sxc, sxp, ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
         "y = silu(x * A + B) (or x * A + B), over one pixel tile of one sample; y laid out as x."
         n, k = tl.program_id(0), tl.program_id(1)
         p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
@@ -91,7 +92,7 @@ if triton is not None:
         tl.store(y + at, u.to(y.dtype.element_ty), mask=mask)
 
     @triton.jit
-    def _du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT: tl.constexpr):
+    def gn_du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT: tl.constexpr):
         "Load one tile of x and dy; return x and du = dy * silu'(u), with u recomputed as x * A + B."
         v = tl.load(x + n * sxn + p[:, None] * sxp + c[None, :] * sxc, mask=mask, other=0.0).to(tl.float32)
         g = tl.load(dy + n * syn + p[:, None] * syp + c[None, :] * syc, mask=mask, other=0.0).to(tl.float32)
@@ -102,13 +103,13 @@ if triton is not None:
         return v, g
 
     @triton.jit
-    def _grad_moments(x, dy, A, B, mean_g, rstd_g, part, HW, C, G, CG, sxn, sxc, sxp, syn, syc, syp,
+    def gn_grad_moments(x, dy, A, B, mean_g, rstd_g, part, HW, C, G, CG, sxn, sxc, sxp, syn, syc, syp,
                       ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
         "Per (sample, pixel tile, channel): sums of du and of du * xhat, into part[n, k, 0:2, c]."
         n, k = tl.program_id(0), tl.program_id(1)
         p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
         mask = (p < HW)[:, None] & (c < C)[None, :]
-        v, du = _du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT)
+        v, du = gn_du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT)
         grp = n * G + tl.minimum(c // CG, G - 1)
         mean, rstd = tl.load(mean_g + grp), tl.load(rstd_g + grp)
         xhat = (v - mean[None, :]) * rstd[None, :]
@@ -117,9 +118,11 @@ if triton is not None:
         tl.store(out + C, tl.sum(du * xhat, axis=0), mask=c < C)     # du is 0 where masked
 
     @triton.jit
-    def _grad_coefficients(part, w, s, mean_g, rstd_g, S1, S2, P, Q, R, HW, C, K, CG, ssn,
-                           HAS_SS: tl.constexpr, K_PAD: tl.constexpr, CG_PAD: tl.constexpr):
-        "Per (sample, group): S1 = sum du, S2 = sum du * xhat per channel, and dx = du * P + x * Q + R's coefficients."
+    def gn_grad_coefficients(part, w, b, s, mean_g, rstd_g, dWn, dBn, dS, dSh, P, Q, R, HW, C, K, CG, ssn,
+                             HAS_SS: tl.constexpr, K_PAD: tl.constexpr, CG_PAD: tl.constexpr):
+        """Per (sample, group): with S1 = sum du and S2 = sum du * xhat per channel, the parameters' gradients per sample
+        (a = xhat * w + b, u = a * (1 + s) + sh: dw = (1 + s) S2, db = (1 + s) S1, ds = sum du * a, dsh = S1) and the
+        coefficients of dx = du * P + x * Q + R."""
         n, g = tl.program_id(0), tl.program_id(1)
         k, j = tl.arange(0, K_PAD), tl.arange(0, CG_PAD)
         c = g * CG + j
@@ -127,25 +130,30 @@ if triton is not None:
         mask = (k < K)[:, None] & cm[None, :]
         at = part + (n * K + k[:, None]) * 2 * C + c[None, :]
         s1, s2 = tl.sum(tl.load(at, mask=mask, other=0.0), axis=0), tl.sum(tl.load(at + C, mask=mask, other=0.0), axis=0)
-        kc = tl.load(w + c, mask=cm, other=0.0).to(tl.float32)      # dxhat = du * w * (1 + s)
-        if HAS_SS: kc = kc * (1.0 + tl.load(s + n * ssn + c, mask=cm, other=0.0).to(tl.float32))
+        wv = tl.load(w + c, mask=cm, other=0.0).to(tl.float32)
+        at = n * C + c
+        if HAS_SS:
+            f = 1.0 + tl.load(s + n * ssn + c, mask=cm, other=0.0).to(tl.float32)
+            tl.store(dS + at, (wv * s2 + tl.load(b + c, mask=cm, other=0.0).to(tl.float32) * s1).to(dS.dtype.element_ty), mask=cm)
+            tl.store(dSh + at, s1.to(dSh.dtype.element_ty), mask=cm)
+        else: f = 1.0
+        kc = wv * f                                                  # dxhat = du * w * (1 + s)
+        tl.store(dWn + at, f * s2, mask=cm); tl.store(dBn + at, f * s1, mask=cm)
         total = HW * CG * 1.0
         m1, m2 = tl.sum(kc * s1, axis=0) / total, tl.sum(kc * s2, axis=0) / total   # group means of dxhat, dxhat * xhat
         mean, rstd = tl.load(mean_g + n * tl.num_programs(1) + g), tl.load(rstd_g + n * tl.num_programs(1) + g)
-        at = n * C + c
-        tl.store(S1 + at, s1, mask=cm); tl.store(S2 + at, s2, mask=cm)
         tl.store(P + at, rstd * kc, mask=cm)
         tl.store(Q + at, tl.zeros_like(kc) - rstd * rstd * m2, mask=cm)
         tl.store(R + at, tl.zeros_like(kc) + rstd * (rstd * m2 * mean - m1), mask=cm)
 
     @triton.jit
-    def _grad_apply(x, dy, dx, A, B, P, Q, R, HW, C, sxn, sxc, sxp, syn, syc, syp,
+    def gn_grad_apply(x, dy, dx, A, B, P, Q, R, HW, C, sxn, sxc, sxp, syn, syc, syp,
                     ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
         "dx = du * P + x * Q + R over one pixel tile; dx laid out as x."
         n, k = tl.program_id(0), tl.program_id(1)
         p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
         mask = (p < HW)[:, None] & (c < C)[None, :]
-        v, du = _du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT)
+        v, du = gn_du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT)
         at, cc = n * C + c, c < C
         g = (du * tl.load(P + at, mask=cc, other=0.0)[None, :] + v * tl.load(Q + at, mask=cc, other=0.0)[None, :]
              + tl.load(R + at, mask=cc, other=0.0)[None, :])
@@ -168,7 +176,7 @@ def _per_channel(t: Optional[Tensor], N: int, C: int) -> Optional[Tensor]:
     t = t.reshape(N, C)
     return t if t.stride(1) == 1 else t.contiguous()
 
-# --- the operation: forward (y, A, B, group mean, group rstd), and its backward (dx, S1, S2) ---------------------------
+# --- the operation: forward (y, A, B, group mean, group rstd), and its backward (dx and the parameters' gradients) -----
 @torch.library.custom_op('ddpm_bench::group_norm_act', mutates_args=())
 def group_norm_act(x: Tensor, weight: Tensor, bias: Tensor, scale: Optional[Tensor], shift: Optional[Tensor],
                    groups: int, eps: float, act: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -190,13 +198,13 @@ def group_norm_act(x: Tensor, weight: Tensor, bias: Tensor, scale: Optional[Tens
     mean, rstd = (torch.empty(N, groups, device=x.device, dtype=torch.float32) for _ in range(2))
     sx = _pixel_strides(x, 'x')
     assert y.stride() == x.stride()
-    _moments[(N, K)](x, part, H * W, C, *sx, BLOCK_P=block_p, BLOCK_C=block_c)
+    gn_moments[(N, K)](x, part, H * W, C, *sx, BLOCK_P=block_p, BLOCK_C=block_c)
     CG = C // groups
-    _affine[(N, groups)](part, weight, bias, s if s is not None else A, sh if sh is not None else A, A, B, mean, rstd,
+    gn_affine[(N, groups)](part, weight, bias, s if s is not None else A, sh if sh is not None else A, A, B, mean, rstd,
                          H * W, C, K, CG, s.stride(0) if s is not None else 0, sh.stride(0) if sh is not None else 0, eps,
                          HAS_SS=s is not None, BLOCK_P=block_p, K_PAD=triton.next_power_of_2(K),
                          CG_PAD=triton.next_power_of_2(CG))
-    _apply[(N, K)](x, y, A, B, H * W, C, *sx, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    gn_apply[(N, K)](x, y, A, B, H * W, C, *sx, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
     return y, A, B, mean, rstd
 
 def _fold(weight, bias, s, sh, mean, rstd, CG):
@@ -213,59 +221,62 @@ def _(x, weight, bias, scale, shift, groups, eps, act):
     return torch.empty_like(x), f(N, C), f(N, C), f(N, groups), f(N, groups)
 
 @torch.library.custom_op('ddpm_bench::group_norm_act_backward', mutates_args=())
-def group_norm_act_backward(dy: Tensor, x: Tensor, weight: Tensor, scale: Optional[Tensor], A: Tensor, B: Tensor,
-                            mean: Tensor, rstd: Tensor, act: bool) -> tuple[Tensor, Tensor, Tensor]:
+def group_norm_act_backward(dy: Tensor, x: Tensor, weight: Tensor, bias: Tensor, scale: Optional[Tensor], A: Tensor,
+                            B: Tensor, mean: Tensor, rstd: Tensor, act: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    "dx, then per sample the gradients of weight and bias (float32, to be summed over samples), then those of scale and shift."
     N, C, H, W = x.shape
     G = mean.shape[1]; CG = C // G
     s = _per_channel(scale, N, C)
+    ds, dsh = (x.new_empty((N, C) if s is not None else (0,), dtype=s.dtype if s is not None else x.dtype) for _ in range(2))
     if not use_triton(x):
         xf, u = x.float(), x.float() * A[:, :, None, None] + B[:, :, None, None]
         du = dy.float()
         if act: sig = torch.sigmoid(u); du = du * sig * (1 + u * (1 - sig))
         xhat = (xf - mean.repeat_interleave(CG, 1)[:, :, None, None]) * rstd.repeat_interleave(CG, 1)[:, :, None, None]
         S1, S2 = du.sum((2, 3)), (du * xhat).sum((2, 3))
-        kc = weight.float() * (1 + s.float() if s is not None else 1)
+        f = 1 + s.float() if s is not None else 1
+        if s is not None: ds.copy_(weight.float() * S2 + bias.float() * S1); dsh.copy_(S1)
+        kc = weight.float() * f
         m1, m2 = ((kc * S1).reshape(N, G, CG).sum(2) / (H * W * CG)), ((kc * S2).reshape(N, G, CG).sum(2) / (H * W * CG))
         r, mean_c = rstd.repeat_interleave(CG, 1), mean.repeat_interleave(CG, 1)
         P, Q = r * kc, -(rstd * rstd * m2).repeat_interleave(CG, 1)
         R = (rstd * (rstd * m2 * mean - m1)).repeat_interleave(CG, 1)
         dx = torch.empty_like(x)
         dx.copy_(du * P[:, :, None, None] + xf * Q[:, :, None, None] + R[:, :, None, None])
-        return dx, S1, S2
+        return dx, f * S2, f * S1, ds, dsh
     block_p, block_c, K = _blocks(C, H * W)
     sx, sy = _pixel_strides(x, 'x'), _pixel_strides(dy, 'the gradient')
     part = torch.empty(N, K, 2, C, device=x.device, dtype=torch.float32)
-    _grad_moments[(N, K)](x, dy, A, B, mean, rstd, part, H * W, C, G, CG, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
-    S1, S2, P, Q, R = (torch.empty(N, C, device=x.device, dtype=torch.float32) for _ in range(5))
-    _grad_coefficients[(N, G)](part, weight, s if s is not None else A, mean, rstd, S1, S2, P, Q, R, H * W, C, K, CG,
-                               s.stride(0) if s is not None else 0, HAS_SS=s is not None,
-                               K_PAD=triton.next_power_of_2(K), CG_PAD=triton.next_power_of_2(CG))
+    gn_grad_moments[(N, K)](x, dy, A, B, mean, rstd, part, H * W, C, G, CG, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    dWn, dBn, P, Q, R = (torch.empty(N, C, device=x.device, dtype=torch.float32) for _ in range(5))
+    gn_grad_coefficients[(N, G)](part, weight, bias, s if s is not None else A, mean, rstd, dWn, dBn,
+                                 ds if s is not None else A, dsh if s is not None else A, P, Q, R, H * W, C, K, CG,
+                                 s.stride(0) if s is not None else 0, HAS_SS=s is not None,
+                                 K_PAD=triton.next_power_of_2(K), CG_PAD=triton.next_power_of_2(CG))
     dx = torch.empty_like(x)
-    _grad_apply[(N, K)](x, dy, dx, A, B, P, Q, R, H * W, C, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
-    return dx, S1, S2
+    gn_grad_apply[(N, K)](x, dy, dx, A, B, P, Q, R, H * W, C, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    return dx, dWn, dBn, ds, dsh
 
 @group_norm_act_backward.register_fake
-def _(dy, x, weight, scale, A, B, mean, rstd, act):
+def _(dy, x, weight, bias, scale, A, B, mean, rstd, act):
     N, C = x.shape[:2]
-    return torch.empty_like(x), x.new_empty(N, C, dtype=torch.float32), x.new_empty(N, C, dtype=torch.float32)
+    f = lambda: x.new_empty(N, C, dtype=torch.float32)
+    ss = lambda: x.new_empty((N, C) if scale is not None else (0,), dtype=scale.dtype if scale is not None else x.dtype)
+    return torch.empty_like(x), f(), f(), ss(), ss()
 
 def _setup(ctx, inputs, output):
     x, weight, bias, scale, shift, groups, eps, act = inputs
     y, A, B, mean, rstd = output
     ctx.save_for_backward(x, weight, bias, scale, A, B, mean, rstd)
-    ctx.act, ctx.has_shift = act, shift is not None
+    ctx.act = act
     ctx.mark_non_differentiable(A, B, mean, rstd)
 
 def _backward(ctx, dy, *_):
     x, weight, bias, scale, A, B, mean, rstd = ctx.saved_tensors
-    dx, S1, S2 = group_norm_act_backward(dy, x, weight, scale, A, B, mean, rstd, ctx.act)
-    # with a = xhat * w + b and u = a * (1 + s) + sh: dsh = sum du, ds = sum du * a, dw and db summed over samples
-    f = 1 + scale.reshape(S1.shape).float() if scale is not None else 1
-    dw, db = (f * S2).sum(0).to(weight.dtype), (f * S1).sum(0).to(bias.dtype)
-    ds = dsh = None
-    if scale is not None: ds = (weight.float() * S2 + bias.float() * S1).to(scale.dtype).reshape(scale.shape)
-    if ctx.has_shift: dsh = S1.to(scale.dtype).reshape(scale.shape)
-    return dx, dw, db, ds, dsh, None, None, None
+    dx, dWn, dBn, ds, dsh = group_norm_act_backward(dy, x, weight, bias, scale, A, B, mean, rstd, ctx.act)
+    dw, db = dWn.sum(0).to(weight.dtype), dBn.sum(0).to(bias.dtype)     # two small kernels: the rest is in the op
+    if scale is None: return dx, dw, db, None, None, None, None, None
+    return dx, dw, db, ds.reshape(scale.shape), dsh.reshape(scale.shape), None, None, None
 
 group_norm_act.register_autograd(_backward, setup_context=_setup)
 
@@ -301,7 +312,7 @@ def reference(x, weight, bias, scale, shift, groups, eps, act):
     if scale is not None: u = u * (1 + scale.double().reshape(*scale.shape[:2], 1, 1)) + shift.double().reshape(*shift.shape[:2], 1, 1)
     return F.silu(u) if act else u
 
-def check_op(N, C, H, W, groups, dtype, channels_last, scale_shift, act, seed=0):
+def check_op(N, C, H, W, groups, dtype, channels_last, scale_shift, act, seed=0, device='cpu'):
     "Largest error of y and of every gradient, relative to the largest float64 entry, against autograd of `reference`."
     g = torch.Generator().manual_seed(seed)
     x = (torch.randn(N, C, H, W, generator=g) * 2 + torch.randn(1, C, 1, 1, generator=g) * 3).to(dtype)
@@ -310,6 +321,7 @@ def check_op(N, C, H, W, groups, dtype, channels_last, scale_shift, act, seed=0)
     s = sh = None
     if scale_shift: s, sh = (0.5 * torch.randn(N, 2 * C, 1, 1, generator=g)).to(dtype).chunk(2, dim=1)   # views, as the block makes them
     dy = torch.randn(N, C, H, W, generator=g).to(dtype)
+    x, w, b, s, sh, dy = (t.to(device) if t is not None else None for t in (x, w, b, s, sh, dy))
     leaves = [t.detach().clone().requires_grad_() if t is not None else None for t in (x, w, b, s, sh)]
     y = group_norm_act(*leaves, groups, 1e-5, act)[0]
     y.backward(dy)
@@ -323,7 +335,7 @@ def check_op(N, C, H, W, groups, dtype, channels_last, scale_shift, act, seed=0)
     assert y.dtype == x.dtype and y.stride() == x.stride() and leaves[0].grad.stride() == x.stride()
     return errs
 
-def check_unet(emb_mode, preset='tiny', batch=2):
+def check_unet(emb_mode, preset='tiny', batch=2, device='cpu'):
     """The tiny UNet with the fused layers against the same weights without them, in float32: largest error of the
     output, and of each gradient, relative to its largest entry (over the tensors whose gradient is at least 1e-3 of the
     largest of all: some are zero up to rounding, as a bias before a one-channel group)."""
@@ -332,8 +344,9 @@ def check_unet(emb_mode, preset='tiny', batch=2):
     torch.manual_seed(0)
     a = make_fast(UNet.from_preset(preset, dropout=0.0, emb_mode=emb_mode)); randomize_zero_params(a)
     b = make_fast(UNet.from_preset(preset, dropout=0.0, emb_mode=emb_mode)); b.load_state_dict(a.state_dict())
-    fuse_group_norms(b)
-    x, t = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last), torch.randint(0, 1000, (batch,))
+    fuse_group_norms(b); a.to(device); b.to(device)
+    x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last).to(device)
+    t = torch.randint(0, 1000, (batch,)).to(device)
     outs = []
     for m in (a, b):
         out = m(x, t); F.mse_loss(out, x).backward(); outs.append(out.detach())
@@ -345,26 +358,31 @@ def check_unet(emb_mode, preset='tiny', batch=2):
 def main():
     global INTERPRET
     if '--check' not in sys.argv: print(__doc__); return
+    device = sys.argv[sys.argv.index('--device') + 1] if '--device' in sys.argv else 'cpu'
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     torch.set_grad_enabled(True)
-    cases = [(2, 64, 8, 8, 32), (2, 96, 7, 7, 32), (3, 128, 16, 16, 32), (1, 48, 5, 9, 8), (2, 256, 4, 4, 32)]
-    paths = (['triton (interpreted)'] if INTERPRET and triton is not None else []) + ['torch']
+    if device == 'cuda':          # the compiled kernels; TF32 off so that the float32 references are float32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        cases, layouts, paths = [(2, 96, 7, 7, 32), (4, 256, 16, 16, 32)], (True,), ['triton']
+    else:
+        cases, layouts = [(2, 64, 8, 8, 32), (2, 96, 7, 7, 32), (3, 128, 16, 16, 32), (1, 48, 5, 9, 8), (2, 256, 4, 4, 32)], (False, True)
+        paths = (['triton (interpreted)'] if INTERPRET and triton is not None else []) + ['torch']
     for path in paths:
-        INTERPRET = path != 'torch'
-        worst = {}
+        INTERPRET = path == 'triton (interpreted)'
+        worst, n = {}, 0
         for N, C, H, W, G in cases:
             for dtype in (torch.float32, torch.bfloat16):
-                for cl in (False, True):
+                for cl in layouts:
                     for ss, act in ((True, True), (False, True), (False, False)):
-                        e = check_op(N, C, H, W, G, dtype, cl, ss, act)
+                        e = check_op(N, C, H, W, G, dtype, cl, ss, act, device=device); n += 1
                         tol = 2e-5 if dtype == torch.float32 else 1e-2       # bf16: one rounding of y and of dx
                         bad = {k: v for k, v in e.items() if v > (tol if k in ('y', 'dx', 'ds', 'dsh') or dtype == torch.float32 else 2e-5)}
                         assert not bad, f'{path}: {(N, C, H, W, G, dtype, cl, ss, act)}: {bad}'
                         for k, v in e.items(): worst[(str(dtype), k)] = max(worst.get((str(dtype), k), 0), v)
-        print(f'{path}: {len(cases) * 12} cases, largest errors:', ', '.join(f'{k[0][6:]} {k[1]} {v:.1e}' for k, v in sorted(worst.items())))
+        print(f'{path} on {device}: {n} cases, largest errors:', ', '.join(f'{k[0][6:]} {k[1]} {v:.1e}' for k, v in sorted(worst.items())))
         for emb_mode in ('scale_shift', 'add'):
-            out_err, grad_err = check_unet(emb_mode)
-            print(f'{path}: tiny UNet ({emb_mode}), fused against chapter 12 layers (float32): output {out_err:.1e}, '
+            out_err, grad_err = check_unet(emb_mode, device=device)
+            print(f'{path} on {device}: tiny UNet ({emb_mode}), fused against chapter 12 layers (float32): output {out_err:.1e}, '
                   f'worst gradient {grad_err:.1e}')
             assert out_err < 1e-4 and grad_err < 1e-4, (emb_mode, out_err, grad_err)
     print('fused GroupNorm: all checks passed')

@@ -7,10 +7,11 @@ It times `--steps` steps plainly (wall time per step), then profiles the same nu
 time the device spent in kernels. Device time far below wall time means the host (Python, dispatch, launches) is the
 limit, which CUDA graphs remove; device time near wall time means the kernels are, and the table says which: convolutions,
 GroupNorm, copies between layouts, casts, attention, or the rest. It also compares, on the same weights and batch, our
-network with GroupNorm in float32 (the package's FloatGroupNorm) and with GroupNorm in bf16 (`ours-bf16gn` of
-bench/unet_speed.py): the error of each one's bf16 step against the same step in float32, output and gradients.
+network with GroupNorm in float32 (the package's FloatGroupNorm) and the candidates of bench/unet_speed.py among
+--kinds: GroupNorm in bf16 (`ours-bf16gn`) and GroupNorm + scale-shift + SiLU fused (`ours-fused`): the error of each
+one's bf16 step against the same step in float32, output and gradients.
 
-    python bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 [--cudnn-benchmark] [--kinds ours ours-bf16gn]
+    python bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 [--cudnn-benchmark] [--kinds ours ours-bf16gn ours-fused]
     python bench/gpu_profile.py --device cpu --preset tiny --batch 8 --steps 2      # the code path, on the CPU (host times only)
 """
 import argparse, collections, json, re, sys, time
@@ -22,7 +23,7 @@ from unet_speed import build
 
 # kernel name -> group; the first pattern that matches wins (cuDNN, CUTLASS and ATen kernel names)
 GROUPS = [('layout copy', r'nchwToNhwc|nhwcToNchw|transpose|permute'),
-          ('groupnorm', r'[Gg]roup_?[Nn]orm|RowwiseMoments|ComputeInternalGradients|ComputeFusedParams|GammaBeta|ComputeBackwardFusedParams'),
+          ('groupnorm', r'[Gg]roup_?[Nn]orm|gn_(moments|affine|apply|grad)|RowwiseMoments|ComputeInternalGradients|ComputeFusedParams|GammaBeta|ComputeBackwardFusedParams'),
           ('attention', r'flash|fmha|attention|softmax'),
           ('conv / gemm', r'conv|gemm|cutlass|xmma|sm\d\d_|implicit|wgrad|dgrad|fprop|cudnn|Kernel2d|winograd'),
           ('cast / copy', r'copy|Copy|to_copy|bfloat16_copy|convert'),
@@ -82,13 +83,17 @@ def profile(kind, preset, device, batch, steps):
     for k, v, n in out['top'][:15]: print(f'    {v:7.3f} ms  x{n:<5g} {k[:110]}')
     return out
 
-def compare_groupnorms(preset, device, batch):
-    """Error of a bf16 step against the same step in float32, for ours (GroupNorm in float32) and ours-bf16gn (in bf16):
+def compare_groupnorms(preset, device, batch, kinds=('ours', 'ours-bf16gn')):
+    """Error of a bf16 step against the same step in float32, for ours (GroupNorm in float32) and the candidates
+    (ours-bf16gn: in bf16; ours-fused: bench/fused_groupnorm.py, statistics in float32):
     largest |bf16 - fp32| / max|fp32| of the output, and of each parameter's gradient (median and worst tensor, over the
     tensors whose largest float32 gradient is at least 1e-3 of the largest of all)."""
     from ddpm_nb.unet import randomize_zero_params
-    a, call = make('ours', preset, device); b, _ = make('ours-bf16gn', preset, device)
-    randomize_zero_params(a); b.load_state_dict(a.state_dict())     # every branch switched on, as after training
+    a, call = make('ours', preset, device)
+    randomize_zero_params(a)                                      # every branch switched on, as after training
+    models = {'ours': a}
+    for k in kinds:
+        if k != 'ours': models[k] = make(k, preset, device)[0]; models[k].load_state_dict(a.state_dict())
     cfg = a.config
     g = torch.Generator(device=device).manual_seed(0)
     x = torch.randn(batch, cfg.in_channels, cfg.image_size, cfg.image_size, device=device, generator=g)
@@ -104,7 +109,7 @@ def compare_groupnorms(preset, device, batch):
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
     rel = lambda u, v: ((u - v).abs().max() / v.abs().max().clamp_min(1e-30)).item()
     cmp = {}
-    for name, m in (('ours', a), ('ours-bf16gn', b)):
+    for name, m in models.items():
         out, grads = run(m, True)
         big = max(v.abs().max().item() for v in ref_grads)      # tensors whose gradient is near zero would divide noise by ~0
         errs = sorted(rel(u, v) for u, v in zip(grads, ref_grads) if v.abs().max().item() > 1e-3 * big)
@@ -126,7 +131,8 @@ def main():
     if a.cudnn_benchmark: torch.backends.cudnn.benchmark = True
     results = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu', torch=torch.__version__,
                    cudnn_benchmark=a.cudnn_benchmark, profiles=[profile(k, a.preset, device, a.batch, a.steps) for k in a.kinds])
-    if 'ours-bf16gn' in a.kinds: results['bf16_error'] = compare_groupnorms(a.preset, device, min(a.batch, 32))
+    candidates = [k for k in a.kinds if k in ('ours-bf16gn', 'ours-fused')]
+    if candidates: results['bf16_error'] = compare_groupnorms(a.preset, device, min(a.batch, 32), ['ours'] + candidates)
     if a.out:
         with open(a.out, 'w') as f: json.dump(results, f, indent=1)
 

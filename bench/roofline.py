@@ -15,7 +15,9 @@ code. The defaults are one H100 SXM: P = 790 TFLOP/s, the bf16 matmul peak measu
 
 Variants: `ours` (chapter 12's layers: FloatGroupNorm casts to float32 and back), `ours-bf16gn` (GroupNorm on the
 bfloat16 input, float32 statistics inside the kernel, as CUDA's kernel computes them: no casts), `ours-contiguous`
-(ours channels-first), `ours-plain` (chapter 04's layers), and the peers `diffusers` and `lucidrains` as
+(ours channels-first), `ours-fused` (ours with bench/fused_groupnorm.py's GroupNorm + scale-shift + SiLU: one
+operation each way, counted at its least bytes plus the second pass over its input and its partial sums that its kernels
+make), `ours-plain` (chapter 04's layers), and the peers `diffusers` and `lucidrains` as
 bench/unet_speed.py builds them. Under bf16, torch's own GroupNorm layers (ours-plain's, diffusers') run as CUDA
 autocast runs them: on a float32 copy, with a float32 output. Otherwise CPU autocast casts the same operations as CUDA
 autocast for our network and diffusers' (convolutions, linear layers and attention to bf16). lucidrains' RMSNorm is not
@@ -56,7 +58,18 @@ class Traffic(TrafficCounter):
             # CUDA's group_norm makes a channels-last input contiguous and returns a contiguous output, which the next
             # convolution turns back: two copies forward and (by the same token) two backward, each reading and writing it
             o['relayout'] = 4 * 2 * extent_bytes(args[0]) if o['op'] == 'native_group_norm' and not args[0].is_contiguous() else 0
+            o['reread'] = fused_second_pass(o['op'], args)
         return out
+
+def fused_second_pass(name, args):
+    """What bench/fused_groupnorm.py's kernels move beyond the least bytes the counter gives its operations: forward, a
+    second read of x; backward, second reads of x and dy; both, their per-tile partial sums (float32, written and read)."""
+    if name not in ('group_norm_act', 'group_norm_act_backward'): return 0
+    from fused_groupnorm import _blocks
+    x = args[0] if name == 'group_norm_act' else args[1]
+    N, C, H, W = x.shape
+    partials = 2 * N * _blocks(C, H * W)[2] * 2 * C * 4
+    return extent_bytes(x) * (1 if name == 'group_norm_act' else 2) + partials
 
 def cuda_dropout(m):
     "Dropout as CUDA runs it in training: one fused kernel writing the output and a bool mask (the CPU runs three)."
@@ -81,7 +94,7 @@ def prepare(variant, preset, batch, amp):
     model, call = build(variant, preset, amp)
     C, S = (1, 28) if preset == 'mnist28' else (3, 32)
     x = torch.randn(batch, C, S, S)
-    if variant in ('ours', 'ours-bf16gn'): x = x.contiguous(memory_format=torch.channels_last)
+    if variant in ('ours', 'ours-bf16gn', 'ours-fused'): x = x.contiguous(memory_format=torch.channels_last)
     return model.train(), call, x, torch.randint(0, 1000, (batch,))
 
 def step(model, call, x, t, amp):
@@ -133,6 +146,8 @@ def summarize(ops, params, B, peak, bw, variant, preset, cuda_layout=True, compi
     rows['optimizer+EMA'] = dict(n=2, flops=0, bytes=(7 + 3) * 4 * params, t=(7 + 3) * 4 * params / bw)
     relayout = sum(o['relayout'] for o in ops)
     if relayout and cuda_layout: rows['layout (CUDA)'] = dict(n=4 * sum(o['relayout'] > 0 for o in ops), flops=0, bytes=relayout, t=relayout / bw)
+    reread = sum(o['reread'] for o in ops)
+    if reread: rows['fused 2nd pass'] = dict(n=sum(o['reread'] > 0 for o in ops), flops=0, bytes=reread, t=reread / bw)
     total_f = sum(r['flops'] for r in rows.values()); total_b = sum(r['bytes'] for r in rows.values())
     total_t = sum(r['t'] for r in rows.values())
     print(f'\n{preset} {variant}: batch {B}, {params / 1e6:.1f}M parameters, {total_f / B / 1e9:.2f} GFLOP per training image'
@@ -161,7 +176,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='cifar10'); p.add_argument('--batch', type=int, default=128)
     p.add_argument('--variants', nargs='*', default=['ours', 'ours-bf16gn', 'ours-plain'],
-                   help='ours, ours-bf16gn, ours-contiguous, ours-plain, diffusers, lucidrains')
+                   help='ours, ours-bf16gn, ours-fused, ours-contiguous, ours-plain, diffusers, lucidrains')
     p.add_argument('--fp32', action='store_true', help='no autocast (the fp32 / TF32 step)')
     p.add_argument('--peak-tflops', type=float, default=790.0); p.add_argument('--bandwidth-tbs', type=float, default=3.35)
     p.add_argument('--no-cuda-layout', action='store_true', help="leave out the copies CUDA's GroupNorm makes of channels-last input")

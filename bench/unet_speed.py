@@ -52,9 +52,12 @@ def build(kind, size_name):
     "Return (model, call) for one benchmark entry; call(model, x, t) -> prediction tensor."
     if kind.startswith('ours'):       # ours: chapter 12's fast layers, channels-last; -contiguous: without channels-last;
         from ddpm_nb.speed import make_fast, FloatGroupNorm   # -plain: chapter 04's paper layers as they are;
-        from ddpm_nb.unet import UNet                         # -bf16gn: ours with GroupNorm in the input's dtype
+        from ddpm_nb.unet import UNet                         # -bf16gn: ours with GroupNorm in the input's dtype;
         m = UNet.from_preset(size_name)
         if kind != 'ours-plain': m = make_fast(m, channels_last=(kind != 'ours-contiguous'))
+        if kind == 'ours-fused':                              # -fused: GroupNorm, scale-shift and SiLU in one op
+            from fused_groupnorm import fuse_group_norms      # (bench/fused_groupnorm.py: Triton on CUDA)
+            fuse_group_norms(m)
         if kind == 'ours-bf16gn':
             cls = input_dtype_group_norm()
             for mod in m.modules():
@@ -230,7 +233,7 @@ def main():
     p.add_argument('--settings', nargs='*', choices=['fp32', 'bf16', 'fp32+compile', 'bf16+compile'],
                    help='precisions and compilation to time (default: CPU fp32 [+bf16, +compile]; GPU fp32, bf16, bf16+compile)')
     p.add_argument('--kinds', nargs='*', default=['ours', 'diffusers', 'lucidrains'],
-                   help="models for --interleave, 'ours' among them (also: ours-contiguous, ours-plain, ours-bf16gn)")
+                   help="models for --interleave, 'ours' among them (also: ours-contiguous, ours-plain, ours-bf16gn, ours-fused)")
     p.add_argument('--cudnn-benchmark', action='store_true', help='with --interleave on CUDA: cuDNN times its convolution algorithms for every model')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
