@@ -32,7 +32,7 @@ try:
 except ImportError: triton = None
 
 INTERPRET = os.environ.get('TRITON_INTERPRET') == '1'
-TILE = 4096                        # elements of x per program: BLOCK_P pixels x BLOCK_C channels
+TILE, WARPS = 4096, 8              # elements of x per program (BLOCK_P pixels x BLOCK_C channels), and its warps
 
 def use_triton(x: Tensor) -> bool: return triton is not None and (x.is_cuda or INTERPRET)
 
@@ -198,13 +198,13 @@ def group_norm_act(x: Tensor, weight: Tensor, bias: Tensor, scale: Optional[Tens
     mean, rstd = (torch.empty(N, groups, device=x.device, dtype=torch.float32) for _ in range(2))
     sx = _pixel_strides(x, 'x')
     assert y.stride() == x.stride()
-    gn_moments[(N, K)](x, part, H * W, C, *sx, BLOCK_P=block_p, BLOCK_C=block_c)
+    gn_moments[(N, K)](x, part, H * W, C, *sx, BLOCK_P=block_p, BLOCK_C=block_c, num_warps=WARPS)
     CG = C // groups
     gn_affine[(N, groups)](part, weight, bias, s if s is not None else A, sh if sh is not None else A, A, B, mean, rstd,
                          H * W, C, K, CG, s.stride(0) if s is not None else 0, sh.stride(0) if sh is not None else 0, eps,
                          HAS_SS=s is not None, BLOCK_P=block_p, K_PAD=triton.next_power_of_2(K),
                          CG_PAD=triton.next_power_of_2(CG))
-    gn_apply[(N, K)](x, y, A, B, H * W, C, *sx, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    gn_apply[(N, K)](x, y, A, B, H * W, C, *sx, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c, num_warps=WARPS)
     return y, A, B, mean, rstd
 
 def _fold(weight, bias, s, sh, mean, rstd, CG):
@@ -247,14 +247,14 @@ def group_norm_act_backward(dy: Tensor, x: Tensor, weight: Tensor, bias: Tensor,
     block_p, block_c, K = _blocks(C, H * W)
     sx, sy = _pixel_strides(x, 'x'), _pixel_strides(dy, 'the gradient')
     part = torch.empty(N, K, 2, C, device=x.device, dtype=torch.float32)
-    gn_grad_moments[(N, K)](x, dy, A, B, mean, rstd, part, H * W, C, G, CG, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    gn_grad_moments[(N, K)](x, dy, A, B, mean, rstd, part, H * W, C, G, CG, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c, num_warps=WARPS)
     dWn, dBn, P, Q, R = (torch.empty(N, C, device=x.device, dtype=torch.float32) for _ in range(5))
     gn_grad_coefficients[(N, G)](part, weight, bias, s if s is not None else A, mean, rstd, dWn, dBn,
                                  ds if s is not None else A, dsh if s is not None else A, P, Q, R, H * W, C, K, CG,
                                  s.stride(0) if s is not None else 0, HAS_SS=s is not None,
                                  K_PAD=triton.next_power_of_2(K), CG_PAD=triton.next_power_of_2(CG))
     dx = torch.empty_like(x)
-    gn_grad_apply[(N, K)](x, dy, dx, A, B, P, Q, R, H * W, C, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c)
+    gn_grad_apply[(N, K)](x, dy, dx, A, B, P, Q, R, H * W, C, *sx, *sy, ACT=act, BLOCK_P=block_p, BLOCK_C=block_c, num_warps=WARPS)
     return dx, dWn, dBn, ds, dsh
 
 @group_norm_act_backward.register_fake
@@ -270,6 +270,7 @@ def _setup(ctx, inputs, output):
     ctx.save_for_backward(x, weight, bias, scale, A, B, mean, rstd)
     ctx.act = act
     ctx.mark_non_differentiable(A, B, mean, rstd)
+    ctx.set_materialize_grads(False)        # else autograd makes zero gradients for those four: four kernels per call
 
 def _backward(ctx, dy, *_):
     x, weight, bias, scale, A, B, mean, rstd = ctx.saved_tensors

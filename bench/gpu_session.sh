@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One prepared session on a GPU machine without internet (issues 14 and 17). Run from the repository root:
-#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile, compile-lucidrains, profile,
-#                                                     candidates, probe (default: speed check)
+#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile, compile-lucidrains, fused-check,
+#                                                     candidates, profile, probe (default: speed check)
 # Needs, beside the checkout: .whl/ with the wheels the machine lacks, made on a machine with pip's registry by
 #     grep -v '^#' bench/gpu_wheels.txt | xargs python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl
@@ -13,16 +13,19 @@
 #   compile  torch.compile on the GPU: train() with CUDA graphs ('reduce-overhead') against a bare step on mnist28, and
 #            the compiled CIFAR-10 model against compiled diffusers (the faster peer in eager bf16): at most 8 minutes;
 #   compile-lucidrains  the same against compiled denoising-diffusion-pytorch (at most 4 minutes);
+#   fused-check  bench/fused_groupnorm.py --check --device cuda: the fused GroupNorm's Triton kernels, compiled for the
+#            card, against autograd of torch's operations (at most 2 minutes);
+#   candidates  ours against the candidates, each in the same call as the eager baseline and diffusers, bf16: the fused
+#            GroupNorm (ours-fused), GroupNorm in bf16 (ours-bf16gn), cuDNN's timed algorithms (--cudnn-benchmark);
+#            CIFAR-10, then mnist28 (at most 5.7 minutes);
 #   profile  where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind, and the
-#            bf16-GroupNorm candidate's error against float32 on CUDA): at most 2.5 minutes;
-#   candidates  cuDNN's timed algorithms (--cudnn-benchmark) and GroupNorm in bf16 (ours-bf16gn), each against the
-#            eager baseline in the same call, CIFAR-10 and mnist28: at most 4 minutes;
-#   probe    profile, then candidates.
+#            candidates' bf16 error against float32 on CUDA), CIFAR-10: at most 100 s;
+#   probe    fused-check, candidates, profile: at most 9.3 minutes.
 # With 15 minutes of device time (a start of a minute or two, then about 12 for commands), the order that answers most
-# about issue 17's targets (bench/RESULTS.md, "A roofline for the GPU step"): `probe` first (at most 6.5 minutes; it
-# tests the roofline's prediction that GroupNorm in bf16 makes the step 1.4-1.7x faster, and says why the kernels reach
-# a fifth of the bandwidth), then `compile` if 9 minutes are left (compiling halves the counted bytes: the largest predicted gain), else in a later
-# session with `compile-lucidrains`. Compiling took 82 s for mnist28 on the H100.
+# about issue 17's targets (bench/RESULTS.md, "A fused GroupNorm for CUDA" and "A roofline for the GPU step"): `probe`
+# first. It tests two predictions: the fused GroupNorm cuts the step's counted bytes from 53.8 to 25.1 GB (1.8-2.2x
+# faster if its kernels move bytes as fast as today's), GroupNorm in bf16 to 32.2 GB (1.4-1.7x). Then `compile` in a
+# later session (compiling halves the counted bytes; compiling took 82 s for mnist28 on the H100), and `compile-lucidrains`.
 set -u
 OUT=${OUT:-/tmp/gpu_session}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 DDPM_NB_FASHION_MNIST=$PWD/.fmnist
@@ -73,17 +76,22 @@ compile-lucidrains)
   timeout 230 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
       --settings bf16+compile --kinds ours lucidrains --out "$OUT/unet_cifar10_compiled_lucidrains.json" >> "$OUT/speed.log" 2>&1
   say compile-lucidrains done ;;
+fused-check|probe)
+  say fused_groupnorm check on cuda
+  timeout 120 python3 bench/fused_groupnorm.py --check --device cuda >> "$OUT/speed.log" 2>&1
+  say fused-check done ;;&
+candidates|probe)
+  cand() { local size=$1 limit=$2 tag=$3; shift 3     # the rest: --kinds ... [--cudnn-benchmark]
+    say unet_speed $size bf16 $tag
+    timeout $limit python3 bench/unet_speed.py --device cuda --sizes $size --train-batch 128 --interleave --steps 10 --settings bf16 \
+        "$@" --out "$OUT/unet_${size}_bf16${tag}.json" >> "$OUT/speed.log" 2>&1; }
+  cand cifar10 150 '' --kinds ours ours-fused ours-bf16gn diffusers
+  cand cifar10 90 _cudnn_benchmark --kinds ours ours-fused diffusers --cudnn-benchmark
+  cand mnist28 100 '' --kinds ours ours-fused diffusers
+  say candidates done ;;&
 profile|probe)
   say gpu_profile cifar10
-  timeout 90 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --out "$OUT/profile_cifar10.json" >> "$OUT/speed.log" 2>&1
-  say gpu_profile mnist28
-  timeout 50 python3 bench/gpu_profile.py --device cuda --preset mnist28 --batch 128 --steps 10 --kinds ours --out "$OUT/profile_mnist28.json" >> "$OUT/speed.log" 2>&1
-  say profile done ;;&
-candidates|probe)
-  for size in cifar10 mnist28; do for bench in '' --cudnn-benchmark; do
-    say unet_speed $size bf16 $bench
-    timeout 55 python3 bench/unet_speed.py --device cuda --sizes $size --train-batch 128 --interleave --steps 10 --settings bf16 $bench \
-        --kinds ours ours-bf16gn diffusers --out "$OUT/unet_${size}_bf16${bench:+_cudnn_benchmark}.json" >> "$OUT/speed.log" 2>&1
-  done; done
-  say candidates done ;;
+  timeout 100 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --kinds ours ours-fused ours-bf16gn \
+      --out "$OUT/profile_cifar10.json" >> "$OUT/speed.log" 2>&1
+  say profile done ;;
 esac; done
