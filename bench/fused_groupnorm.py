@@ -15,6 +15,7 @@ kernels; on the CPU the same algorithm runs in torch, or, with TRITON_INTERPRET=
 Triton's interpreter, which is how `--check` tests them without a GPU.
 
     python bench/fused_groupnorm.py --check      # kernels (interpreted) and the torch path against autograd of torch's own ops
+    python bench/fused_groupnorm.py --check --full            # also the mnist28 and CIFAR-10 networks (about 5 more minutes)
     python bench/fused_groupnorm.py --check --device cuda     # the compiled kernels on a GPU (fewer cases: each compiles)
 """
 import math, os, sys
@@ -182,6 +183,7 @@ def group_norm_act(x: Tensor, weight: Tensor, bias: Tensor, scale: Optional[Tens
                    groups: int, eps: float, act: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     N, C, H, W = x.shape
     if (scale is None) != (shift is None): raise ValueError('scale and shift come together, or neither')
+    if x.numel() >= 2**31: raise ValueError(f'the kernels index with 32-bit integers: at most 2**31 - 1 elements, got {x.numel()}')
     s, sh = _per_channel(scale, N, C), _per_channel(shift, N, C)
     y = torch.empty_like(x)
     if not use_triton(x):         # the same algorithm in torch: group statistics in float32, then the affine map
@@ -336,17 +338,19 @@ def check_op(N, C, H, W, groups, dtype, channels_last, scale_shift, act, seed=0,
     assert y.dtype == x.dtype and y.stride() == x.stride() and leaves[0].grad.stride() == x.stride()
     return errs
 
-def check_unet(emb_mode, preset='tiny', batch=2, device='cpu'):
-    """The tiny UNet with the fused layers against the same weights without them, in float32: largest error of the
+def check_unet(emb_mode=None, preset='tiny', batch=2, device='cpu'):
+    """A UNet (the tiny one unless told) with the fused layers against the same weights without them, in float32: largest error of the
     output, and of each gradient, relative to its largest entry (over the tensors whose gradient is at least 1e-3 of the
     largest of all: some are zero up to rounding, as a bias before a one-channel group)."""
     from ddpm_nb.speed import make_fast
     from ddpm_nb.unet import UNet, randomize_zero_params
     torch.manual_seed(0)
-    a = make_fast(UNet.from_preset(preset, dropout=0.0, emb_mode=emb_mode)); randomize_zero_params(a)
-    b = make_fast(UNet.from_preset(preset, dropout=0.0, emb_mode=emb_mode)); b.load_state_dict(a.state_dict())
+    kw = dict(dropout=0.0, **(dict(emb_mode=emb_mode) if emb_mode else {}))
+    a = make_fast(UNet.from_preset(preset, **kw)); randomize_zero_params(a)
+    b = make_fast(UNet.from_preset(preset, **kw)); b.load_state_dict(a.state_dict())
     fuse_group_norms(b); a.to(device); b.to(device)
-    x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last).to(device)
+    c = a.config
+    x = torch.randn(batch, c.in_channels, c.image_size, c.image_size).contiguous(memory_format=torch.channels_last).to(device)
     t = torch.randint(0, 1000, (batch,)).to(device)
     outs = []
     for m in (a, b):
@@ -386,6 +390,28 @@ def main():
             print(f'{path} on {device}: tiny UNet ({emb_mode}), fused against chapter 12 layers (float32): output {out_err:.1e}, '
                   f'worst gradient {grad_err:.1e}')
             assert out_err < 1e-4 and grad_err < 1e-4, (emb_mode, out_err, grad_err)
+        for preset in (('mnist28', 'cifar10') if '--full' in sys.argv else ()):    # every shape the real networks have
+            out_err, grad_err = check_unet(preset=preset, batch=1, device=device)
+            print(f'{path} on {device}: {preset} UNet, fused against chapter 12 layers (float32, batch 1): output {out_err:.1e}, '
+                  f'worst gradient {grad_err:.1e}')
+            assert out_err < 1e-4 and grad_err < 1e-4, (preset, out_err, grad_err)
+    if device == 'cuda': warm_up(device)
     print('fused GroupNorm: all checks passed')
+
+def warm_up(device, batch=2):
+    """One bf16 training step of each preset's fused network at a small batch: Triton compiles a kernel for each new
+    channel count and resolution on its first call (cached on disk), so the timed benchmarks that follow do not."""
+    import time
+    from ddpm_nb.speed import make_fast
+    from ddpm_nb.unet import UNet
+    for preset in ('cifar10', 'mnist28'):
+        m = fuse_group_norms(make_fast(UNet.from_preset(preset))).to(device)
+        c = m.config
+        x = torch.randn(batch, c.in_channels, c.image_size, c.image_size, device=device).contiguous(memory_format=torch.channels_last)
+        t0 = time.perf_counter()
+        with torch.autocast(device, dtype=torch.bfloat16): loss = F.mse_loss(m(x, torch.randint(0, 1000, (batch,), device=device)).float(), x)
+        loss.backward()
+        if device == 'cuda': torch.cuda.synchronize()
+        print(f'{preset}: first fused step (compiling its kernels) {time.perf_counter() - t0:.1f} s', flush=True)
 
 if __name__ == '__main__': main()

@@ -14,13 +14,14 @@
 #            the compiled CIFAR-10 model against compiled diffusers (the faster peer in eager bf16): at most 8 minutes;
 #   compile-lucidrains  the same against compiled denoising-diffusion-pytorch (at most 4 minutes);
 #   fused-check  bench/fused_groupnorm.py --check --device cuda: the fused GroupNorm's Triton kernels, compiled for the
-#            card, against autograd of torch's operations (at most 2 minutes);
+#            card, against autograd of torch's operations, then one step of each preset's fused network, which
+#            compiles the kernels the benchmarks need (at most 2.5 minutes);
 #   candidates  ours against the candidates, each in the same call as the eager baseline and diffusers, bf16: the fused
 #            GroupNorm (ours-fused), GroupNorm in bf16 (ours-bf16gn), cuDNN's timed algorithms (--cudnn-benchmark);
-#            CIFAR-10, then mnist28 (at most 5.7 minutes);
+#            CIFAR-10, then mnist28 (at most 5.3 minutes);
 #   profile  where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind, and the
-#            candidates' bf16 error against float32 on CUDA), CIFAR-10: at most 100 s;
-#   probe    fused-check, candidates, profile: at most 9.3 minutes.
+#            candidates' bf16 error against float32 on CUDA), CIFAR-10: at most 80 s;
+#   probe    fused-check, candidates, profile: at most 9.2 minutes (run it with the device tool's 600 s limit).
 # With 15 minutes of device time (a start of a minute or two, then about 12 for commands), the order that answers most
 # about issue 17's targets (bench/RESULTS.md, "A fused GroupNorm for CUDA" and "A roofline for the GPU step"): `probe`
 # first. It tests two predictions: the fused GroupNorm cuts the step's counted bytes from 53.8 to 25.1 GB (1.8-2.2x
@@ -78,7 +79,7 @@ compile-lucidrains)
   say compile-lucidrains done ;;
 fused-check|probe)
   say fused_groupnorm check on cuda
-  timeout 120 python3 bench/fused_groupnorm.py --check --device cuda >> "$OUT/speed.log" 2>&1
+  timeout 150 python3 bench/fused_groupnorm.py --check --device cuda >> "$OUT/speed.log" 2>&1
   say fused-check done ;;&
 candidates|probe)
   cand() { local size=$1 limit=$2 tag=$3; shift 3     # the rest: --kinds ... [--cudnn-benchmark]
@@ -86,12 +87,12 @@ candidates|probe)
     timeout $limit python3 bench/unet_speed.py --device cuda --sizes $size --train-batch 128 --interleave --steps 10 --settings bf16 \
         "$@" --out "$OUT/unet_${size}_bf16${tag}.json" >> "$OUT/speed.log" 2>&1; }
   cand cifar10 150 '' --kinds ours ours-fused ours-bf16gn diffusers
-  cand cifar10 90 _cudnn_benchmark --kinds ours ours-fused diffusers --cudnn-benchmark
-  cand mnist28 100 '' --kinds ours ours-fused diffusers
+  cand cifar10 80 _cudnn_benchmark --kinds ours ours-fused diffusers --cudnn-benchmark
+  cand mnist28 90 '' --kinds ours ours-fused diffusers
   say candidates done ;;&
 profile|probe)
   say gpu_profile cifar10
-  timeout 100 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --kinds ours ours-fused ours-bf16gn \
+  timeout 80 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --kinds ours ours-fused ours-bf16gn \
       --out "$OUT/profile_cifar10.json" >> "$OUT/speed.log" 2>&1
   say profile done ;;
 esac; done
