@@ -15,7 +15,7 @@ kernels; on the CPU the same algorithm runs in torch, or, with TRITON_INTERPRET=
 Triton's interpreter, which is how `--check` tests them without a GPU.
 
     python bench/fused_groupnorm.py --check      # kernels (interpreted) and the torch path against autograd of torch's own ops
-    python bench/fused_groupnorm.py --check --full            # also the mnist28 and CIFAR-10 networks (about 5 more minutes)
+    python bench/fused_groupnorm.py --check --full            # also the mnist28 and CIFAR-10 networks (minutes more)
     python bench/fused_groupnorm.py --check --device cuda     # the compiled kernels on a GPU (fewer cases: each compiles)
 """
 import math, os, sys
