@@ -39,14 +39,32 @@ def use_triton(x: Tensor) -> bool: return triton is not None and (x.is_cuda or I
 
 if triton is not None:
     @triton.jit
-    def gn_moments(x, part, HW, C, sxn, sxc, sxp, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
-        "Per (sample n, pixel tile k, channel c): the tile's mean and sum of squared deviations, into part[n, k, 0:2, c]."
+    def gn_tile(HW, C, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+        "This program's sample n and pixel tile k; the tile's pixels p, channels c, and which of them exist."
         n, k = tl.program_id(0), tl.program_id(1)
         p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
-        mask = (p < HW)[:, None] & (c < C)[None, :]
+        return n, k, p, c, (p < HW)[:, None] & (c < C)[None, :]
+
+    @triton.jit
+    def gn_row(t, n, C, c):
+        "A per-(sample, channel) float32 tensor's row for sample n, as a row of the tile."
+        return tl.load(t + n * C + c, mask=c < C, other=0.0)[None, :]
+
+    @triton.jit
+    def gn_group(part, n, g, K, CG, C, K_PAD: tl.constexpr, CG_PAD: tl.constexpr):
+        "Group g's channels c (and which exist), and the two per-tile sums part[n, :, 0] and part[n, :, 1] over them."
+        k, j = tl.arange(0, K_PAD), tl.arange(0, CG_PAD)
+        c, cm = g * CG + j, j < CG
+        mask = (k < K)[:, None] & cm[None, :]
+        at = part + (n * K + k[:, None]) * 2 * C + c[None, :]
+        return k, c, cm, mask, tl.load(at, mask=mask, other=0.0), tl.load(at + C, mask=mask, other=0.0)
+
+    @triton.jit
+    def gn_moments(x, part, HW, C, sxn, sxc, sxp, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+        "Per (sample n, pixel tile k, channel c): the tile's mean and sum of squared deviations, into part[n, k, 0:2, c]."
+        n, k, p, c, mask = gn_tile(HW, C, BLOCK_P, BLOCK_C)
         v = tl.load(x + n * sxn + p[:, None] * sxp + c[None, :] * sxc, mask=mask, other=0.0).to(tl.float32)
-        count = tl.minimum(HW - k * BLOCK_P, BLOCK_P).to(tl.float32)
-        mean = tl.sum(v, axis=0) / count
+        mean = tl.sum(v, axis=0) / tl.minimum(HW - k * BLOCK_P, BLOCK_P).to(tl.float32)
         d = tl.where(mask, v - mean[None, :], 0.0)
         out = part + (n * tl.num_programs(1) + k) * 2 * C + c
         tl.store(out, mean, mask=c < C)
@@ -54,24 +72,18 @@ if triton is not None:
 
     @triton.jit
     def gn_affine(part, w, b, s, sh, A, B, mean_g, rstd_g, HW, C, K, CG, ssn, shn, eps,
-                HAS_SS: tl.constexpr, BLOCK_P: tl.constexpr, K_PAD: tl.constexpr, CG_PAD: tl.constexpr):
+                  HAS_SS: tl.constexpr, BLOCK_P: tl.constexpr, K_PAD: tl.constexpr, CG_PAD: tl.constexpr):
         "Per (sample n, group g): combine the tiles' moments (Chan et al.), then A and B for the group's channels."
         n, g = tl.program_id(0), tl.program_id(1)
-        k, j = tl.arange(0, K_PAD), tl.arange(0, CG_PAD)
-        c = g * CG + j
-        mask = (k < K)[:, None] & (j < CG)[None, :]
-        at = part + (n * K + k[:, None]) * 2 * C + c[None, :]
-        m, m2 = tl.load(at, mask=mask, other=0.0), tl.load(at + C, mask=mask, other=0.0)
+        k, c, cm, mask, m, m2 = gn_group(part, n, g, K, CG, C, K_PAD, CG_PAD)
         count = tl.where(k < K, tl.minimum(HW - k * BLOCK_P, BLOCK_P), 0).to(tl.float32)[:, None]
         total = HW * CG * 1.0           # HW or CG may arrive as the constant 1
         mean = tl.sum(tl.sum(m * count, axis=1), axis=0) / total
         dev = tl.where(mask, m - mean, 0.0)
         var = (tl.sum(tl.sum(m2, axis=1), axis=0) + tl.sum(tl.sum(count * dev * dev, axis=1), axis=0)) / total
         rstd = 1.0 / tl.sqrt(var + eps)
-        cm = j < CG
         wv = tl.load(w + c, mask=cm, other=0.0).to(tl.float32)
-        bv = tl.load(b + c, mask=cm, other=0.0).to(tl.float32)
-        a, bb = rstd * wv, bv - mean * rstd * wv
+        a, bb = rstd * wv, tl.load(b + c, mask=cm, other=0.0).to(tl.float32) - mean * rstd * wv
         if HAS_SS:
             f = 1.0 + tl.load(s + n * ssn + c, mask=cm, other=0.0).to(tl.float32)
             a, bb = a * f, bb * f + tl.load(sh + n * shn + c, mask=cm, other=0.0).to(tl.float32)
@@ -83,12 +95,9 @@ if triton is not None:
     @triton.jit
     def gn_apply(x, y, A, B, HW, C, sxn, sxc, sxp, ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
         "y = silu(x * A + B) (or x * A + B), over one pixel tile of one sample; y laid out as x."
-        n, k = tl.program_id(0), tl.program_id(1)
-        p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
-        mask = (p < HW)[:, None] & (c < C)[None, :]
+        n, k, p, c, mask = gn_tile(HW, C, BLOCK_P, BLOCK_C)
         at = n * sxn + p[:, None] * sxp + c[None, :] * sxc
-        u = (tl.load(x + at, mask=mask, other=0.0).to(tl.float32) * tl.load(A + n * C + c, mask=c < C, other=0.0)[None, :]
-             + tl.load(B + n * C + c, mask=c < C, other=0.0)[None, :])
+        u = tl.load(x + at, mask=mask, other=0.0).to(tl.float32) * gn_row(A, n, C, c) + gn_row(B, n, C, c)
         if ACT: u = u * tl.sigmoid(u)
         tl.store(y + at, u.to(y.dtype.element_ty), mask=mask)
 
@@ -98,22 +107,19 @@ if triton is not None:
         v = tl.load(x + n * sxn + p[:, None] * sxp + c[None, :] * sxc, mask=mask, other=0.0).to(tl.float32)
         g = tl.load(dy + n * syn + p[:, None] * syp + c[None, :] * syc, mask=mask, other=0.0).to(tl.float32)
         if ACT:
-            u = v * tl.load(A + n * C + c, mask=c < C, other=0.0)[None, :] + tl.load(B + n * C + c, mask=c < C, other=0.0)[None, :]
+            u = v * gn_row(A, n, C, c) + gn_row(B, n, C, c)
             sig = tl.sigmoid(u)
             g = g * sig * (1.0 + u * (1.0 - sig))
         return v, g
 
     @triton.jit
     def gn_grad_moments(x, dy, A, B, mean_g, rstd_g, part, HW, C, G, CG, sxn, sxc, sxp, syn, syc, syp,
-                      ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+                        ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
         "Per (sample, pixel tile, channel): sums of du and of du * xhat, into part[n, k, 0:2, c]."
-        n, k = tl.program_id(0), tl.program_id(1)
-        p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
-        mask = (p < HW)[:, None] & (c < C)[None, :]
+        n, k, p, c, mask = gn_tile(HW, C, BLOCK_P, BLOCK_C)
         v, du = gn_du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT)
         grp = n * G + tl.minimum(c // CG, G - 1)
-        mean, rstd = tl.load(mean_g + grp), tl.load(rstd_g + grp)
-        xhat = (v - mean[None, :]) * rstd[None, :]
+        xhat = (v - tl.load(mean_g + grp)[None, :]) * tl.load(rstd_g + grp)[None, :]
         out = part + (n * tl.num_programs(1) + k) * 2 * C + c
         tl.store(out, tl.sum(du, axis=0), mask=c < C)
         tl.store(out + C, tl.sum(du * xhat, axis=0), mask=c < C)     # du is 0 where masked
@@ -125,12 +131,8 @@ if triton is not None:
         (a = xhat * w + b, u = a * (1 + s) + sh: dw = (1 + s) S2, db = (1 + s) S1, ds = sum du * a, dsh = S1) and the
         coefficients of dx = du * P + x * Q + R."""
         n, g = tl.program_id(0), tl.program_id(1)
-        k, j = tl.arange(0, K_PAD), tl.arange(0, CG_PAD)
-        c = g * CG + j
-        cm = j < CG
-        mask = (k < K)[:, None] & cm[None, :]
-        at = part + (n * K + k[:, None]) * 2 * C + c[None, :]
-        s1, s2 = tl.sum(tl.load(at, mask=mask, other=0.0), axis=0), tl.sum(tl.load(at + C, mask=mask, other=0.0), axis=0)
+        k, c, cm, mask, s1, s2 = gn_group(part, n, g, K, CG, C, K_PAD, CG_PAD)
+        s1, s2 = tl.sum(s1, axis=0), tl.sum(s2, axis=0)
         wv = tl.load(w + c, mask=cm, other=0.0).to(tl.float32)
         at = n * C + c
         if HAS_SS:
@@ -149,15 +151,11 @@ if triton is not None:
 
     @triton.jit
     def gn_grad_apply(x, dy, dx, A, B, P, Q, R, HW, C, sxn, sxc, sxp, syn, syc, syp,
-                    ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
+                      ACT: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_C: tl.constexpr):
         "dx = du * P + x * Q + R over one pixel tile; dx laid out as x."
-        n, k = tl.program_id(0), tl.program_id(1)
-        p, c = k * BLOCK_P + tl.arange(0, BLOCK_P), tl.arange(0, BLOCK_C)
-        mask = (p < HW)[:, None] & (c < C)[None, :]
+        n, k, p, c, mask = gn_tile(HW, C, BLOCK_P, BLOCK_C)
         v, du = gn_du(x, dy, A, B, n, p, c, mask, sxn, sxc, sxp, syn, syc, syp, C, ACT)
-        at, cc = n * C + c, c < C
-        g = (du * tl.load(P + at, mask=cc, other=0.0)[None, :] + v * tl.load(Q + at, mask=cc, other=0.0)[None, :]
-             + tl.load(R + at, mask=cc, other=0.0)[None, :])
+        g = du * gn_row(P, n, C, c) + v * gn_row(Q, n, C, c) + gn_row(R, n, C, c)
         tl.store(dx + n * sxn + p[:, None] * sxp + c[None, :] * sxc, g.to(dx.dtype.element_ty), mask=mask)
 
 def _pixel_strides(t: Tensor, name: str):
