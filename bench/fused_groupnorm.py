@@ -17,6 +17,7 @@ Triton's interpreter, which is how `--check` tests them without a GPU.
     python bench/fused_groupnorm.py --check      # kernels (interpreted) and the torch path against autograd of torch's own ops
     python bench/fused_groupnorm.py --check --full            # also the mnist28 and CIFAR-10 networks (minutes more)
     python bench/fused_groupnorm.py --check --device cuda     # the compiled kernels on a GPU (fewer cases: each compiles)
+    python bench/fused_groupnorm.py --check --compile         # also torch.compile(fullgraph=True) through the op
 """
 import os, sys
 from pathlib import Path
@@ -328,7 +329,7 @@ def check_op(N, C, H, W, groups, dtype, channels_last, scale_shift, act, seed=0,
     ref_leaves = [t.detach().double().requires_grad_() if t is not None else None for t in (x, w, b, s, sh)]
     ref = reference(*ref_leaves, groups, 1e-5, act)
     ref.backward(dy.double())
-    err = lambda u, v: ((u.double() - v).abs().max() / v.abs().max()).item()
+    err = lambda u, v: relative_error(u.double(), v)
     errs = dict(y=err(y.detach(), ref.detach()))
     for name, t, r in zip(('x', 'w', 'b', 's', 'sh'), leaves, ref_leaves):
         if t is not None: errs['d' + name] = err(t.grad, r.grad)
@@ -336,9 +337,9 @@ def check_op(N, C, H, W, groups, dtype, channels_last, scale_shift, act, seed=0,
     return errs
 
 def check_unet(emb_mode=None, preset='tiny', batch=2, device='cpu'):
-    """A UNet (the tiny one unless told) with the fused layers against the same weights without them, in float32: largest error of the
-    output, and of each gradient, relative to its largest entry (over the tensors whose gradient is at least 1e-3 of the
-    largest of all: some are zero up to rounding, as a bias before a one-channel group)."""
+    """A UNet (the tiny one unless told) with the fused layers against the same weights without them, in float32: largest
+    error of the output, and of each gradient, relative to its largest entry (over the tensors whose gradient is at least
+    1e-3 of the largest of all: some are zero up to rounding, as a bias before a one-channel group)."""
     from ddpm_nb.speed import make_fast
     from ddpm_nb.unet import UNet, randomize_zero_params
     torch.manual_seed(0)
@@ -352,10 +353,14 @@ def check_unet(emb_mode=None, preset='tiny', batch=2, device='cpu'):
     outs = []
     for m in (a, b):
         out = m(x, t); F.mse_loss(out, x).backward(); outs.append(out.detach())
-    big = max(q.grad.abs().max().item() for q in a.parameters())
-    worst = max(((p.grad - q.grad).abs().max() / q.grad.abs().max()).item()
-                for p, q in zip(b.parameters(), a.parameters()) if q.grad.abs().max() > 1e-3 * big)
-    return ((outs[1] - outs[0]).abs().max() / outs[0].abs().max()).item(), worst
+    return relative_error(outs[1], outs[0]), worst_gradient_error([p.grad for p in b.parameters()], [q.grad for q in a.parameters()])
+
+def relative_error(u, ref): return ((u - ref).abs().max() / ref.abs().max()).item()
+
+def worst_gradient_error(grads, ref_grads):
+    "Largest relative_error over the tensors whose reference gradient is at least 1e-3 of the largest of all."
+    big = max(r.abs().max().item() for r in ref_grads)
+    return max(relative_error(g, r) for g, r in zip(grads, ref_grads) if r.abs().max() > 1e-3 * big)
 
 def main():
     global INTERPRET
@@ -392,8 +397,28 @@ def main():
             print(f'{path} on {device}: {preset} UNet, fused against chapter 12 layers (float32, batch 1): output {out_err:.1e}, '
                   f'worst gradient {grad_err:.1e}')
             assert out_err < 1e-4 and grad_err < 1e-4, (preset, out_err, grad_err)
+    if '--compile' in sys.argv:
+        out_err, grad_err = check_compiled(device)
+        print(f'torch.compile(fullgraph=True) of the fused tiny UNet on {device}: output {out_err:.1e}, worst gradient {grad_err:.1e} '
+              'against the same model eager')
+        assert out_err < 1e-5 and grad_err < 1e-5, (out_err, grad_err)
     if device == 'cuda': warm_up(device)
     print('fused GroupNorm: all checks passed')
+
+def check_compiled(device, batch=2):
+    "The fused tiny UNet compiled whole (the op traced through its fake implementations) against itself eager."
+    from ddpm_nb.speed import make_fast
+    from ddpm_nb.unet import UNet, randomize_zero_params
+    torch.manual_seed(0)
+    m = fuse_group_norms(make_fast(UNet.from_preset('tiny'))).to(device); randomize_zero_params(m)
+    x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last).to(device)
+    t = torch.randint(0, 1000, (batch,)).to(device)
+    runs = []
+    for f in (m, torch.compile(m, fullgraph=True)):
+        out = f(x, t); F.mse_loss(out, x).backward()
+        runs.append((out.detach(), [p.grad.clone() for p in m.parameters()])); m.zero_grad(set_to_none=True)
+    (o1, g1), (o2, g2) = runs
+    return relative_error(o2, o1), worst_gradient_error(g2, g1)
 
 def warm_up(device, batch=2):
     """One bf16 training step of each preset's fused network at a small batch: Triton compiles a kernel for each new
