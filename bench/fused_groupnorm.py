@@ -18,6 +18,7 @@ Triton's interpreter, which is how `--check` tests them without a GPU.
     python bench/fused_groupnorm.py --check --full            # also the mnist28 and CIFAR-10 networks (minutes more)
     python bench/fused_groupnorm.py --check --device cuda     # the compiled kernels on a GPU (fewer cases: each compiles)
     python bench/fused_groupnorm.py --check --compile         # also torch.compile(fullgraph=True) through the op
+    python bench/fused_groupnorm.py --bench --device cuda     # the op alone: time and effective bandwidth per tile size
 """
 import os, sys
 from pathlib import Path
@@ -364,10 +365,13 @@ def worst_gradient_error(grads, ref_grads):
 
 def main():
     global INTERPRET
-    if '--check' not in sys.argv: print(__doc__); return
     device = sys.argv[sys.argv.index('--device') + 1] if '--device' in sys.argv else 'cpu'
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     torch.set_grad_enabled(True)
+    if '--bench' in sys.argv:
+        batch = int(sys.argv[sys.argv.index('--batch') + 1]) if '--batch' in sys.argv else 128
+        bench_op(device, batch); return
+    if '--check' not in sys.argv: print(__doc__); return
     if device == 'cuda':          # the compiled kernels; TF32 off so that the float32 references are float32
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
         cases, layouts, paths = [(2, 96, 7, 7, 32), (4, 256, 16, 16, 32)], (True,), ['triton']
@@ -419,6 +423,46 @@ def check_compiled(device, batch=2):
         runs.append((out.detach(), [p.grad.clone() for p in m.parameters()])); m.zero_grad(set_to_none=True)
     (o1, g1), (o2, g2) = runs
     return relative_error(o2, o1), worst_gradient_error(g2, g1)
+
+def bench_op(device, batch=128, reps=20):
+    """Forward + backward of one GroupNorm + SiLU in bf16, channels-last, at the CIFAR-10 model's three largest activation
+    shapes: the fused op (at several tile sizes and warp counts for the largest), against FloatGroupNorm + SiLU (as ours runs them) and
+    torch's GroupNorm on the bf16 input + SiLU. The rate is the bytes the fused kernels must move (16 per entry, and
+    their float32 tile sums) over each one's time: an effective bandwidth to set beside the card's and the roofline's."""
+    global TILE, WARPS
+    import statistics, time
+    from ddpm_nb.speed import FloatGroupNorm
+    cuda = torch.device(device).type == 'cuda'
+    def seconds(f):
+        for _ in range(3): f()
+        ts = []
+        for _ in range(reps):
+            if cuda: torch.cuda.synchronize()
+            t0 = time.perf_counter(); f()
+            if cuda: torch.cuda.synchronize()
+            ts.append(time.perf_counter() - t0)
+        return statistics.median(ts)
+    old, results = (TILE, WARPS), []
+    for C, S in ((128, 32), (256, 16), (256, 8)):
+        x = torch.randn(batch, C, S, S, device=device).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+        x.requires_grad_()
+        dy = torch.randn_like(x)
+        fused, ref = FusedGroupNorm(32, C).to(device), FloatGroupNorm(32, C).to(device)
+        fused.act = True
+        def step(f):
+            def run(): x.grad = None; f().backward(dy)
+            return run
+        kinds = [('FloatGroupNorm + SiLU', step(lambda: F.silu(ref(x))), old),
+                 ('bf16 GroupNorm + SiLU', step(lambda: F.silu(F.group_norm(x, 32, ref.weight.to(x.dtype), ref.bias.to(x.dtype)))), old)]
+        configs = [old] + ([(t, w) for t in (2048, 4096, 8192) for w in (4, 8) if (t, w) != old] if C == 128 else [])
+        kinds += [(f'fused, tile {t}, {w} warps', step(lambda: fused(x)), (t, w)) for t, w in configs]   # each compiles
+        moved = 16 * x.numel() + 2 * 2 * batch * _blocks(C, S * S)[2] * 2 * C * 4
+        for name, f, (TILE, WARPS) in kinds:
+            t = seconds(f)
+            results.append(dict(shape=(batch, C, S, S), kind=name, ms=t * 1e3, tbs=moved / t / 1e12))
+            print(f'{f"{batch}x{C}x{S}x{S}":12s} {name:28s} {t * 1e3:8.3f} ms {moved / t / 1e9:8.1f} GB/s of the fused bytes', flush=True)
+    TILE, WARPS = old
+    return results
 
 def warm_up(device, batch=2):
     """One bf16 training step of each preset's fused network at a small batch: Triton compiles a kernel for each new

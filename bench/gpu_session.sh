@@ -15,13 +15,14 @@
 #   compile-lucidrains  the same against compiled denoising-diffusion-pytorch (at most 4 minutes);
 #   fused-check  bench/fused_groupnorm.py --check --device cuda: the fused GroupNorm's Triton kernels, compiled for the
 #            card, against autograd of torch's operations, then one step of each preset's fused network, which
-#            compiles the kernels the benchmarks need (at most 2.5 minutes);
+#            compiles the kernels the benchmarks need (at most 2 minutes); then the op alone against torch's GroupNorm +
+#            SiLU, for three tile sizes and two warp counts: time and effective bandwidth (at most 75 s);
 #   candidates  ours against the candidates, each in the same call as the eager baseline and diffusers, bf16: the fused
 #            GroupNorm (ours-fused), GroupNorm in bf16 (ours-bf16gn), cuDNN's timed algorithms (--cudnn-benchmark);
 #            CIFAR-10, then mnist28 (at most 5.3 minutes);
 #   profile  where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind, and the
-#            candidates' bf16 error against float32 on CUDA), CIFAR-10: at most 80 s;
-#   probe    fused-check, candidates, profile: at most 9.2 minutes (run it with the device tool's 600 s limit).
+#            bf16 error of ours-fused against float32 on CUDA), CIFAR-10: at most 70 s;
+#   probe    fused-check, candidates, profile: at most 9.75 minutes (run it with the device tool's 600 s limit).
 # With 15 minutes of device time (a start of a minute or two, then about 12 for commands), the order that answers most
 # about issue 17's targets (bench/RESULTS.md, "A fused GroupNorm for CUDA" and "A roofline for the GPU step"): `probe`
 # first. It tests two predictions: the fused GroupNorm cuts the step's counted bytes from 53.8 to 25.1 GB (1.8-2.2x
@@ -79,7 +80,9 @@ compile-lucidrains)
   say compile-lucidrains done ;;
 fused-check|probe)
   say fused_groupnorm check on cuda
-  timeout 150 python3 bench/fused_groupnorm.py --check --device cuda >> "$OUT/speed.log" 2>&1
+  timeout 120 python3 bench/fused_groupnorm.py --check --device cuda >> "$OUT/speed.log" 2>&1
+  say fused_groupnorm op alone
+  timeout 75 python3 bench/fused_groupnorm.py --bench --device cuda >> "$OUT/speed.log" 2>&1
   say fused-check done ;;&
 candidates|probe)
   cand() { local size=$1 limit=$2 tag=$3; shift 3     # the rest: --kinds ... [--cudnn-benchmark]
@@ -92,7 +95,7 @@ candidates|probe)
   say candidates done ;;&
 profile|probe)
   say gpu_profile cifar10
-  timeout 80 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --kinds ours ours-fused ours-bf16gn \
+  timeout 70 python3 bench/gpu_profile.py --device cuda --preset cifar10 --batch 128 --steps 10 --kinds ours ours-fused \
       --out "$OUT/profile_cifar10.json" >> "$OUT/speed.log" 2>&1
   say profile done ;;
 esac; done
