@@ -364,7 +364,7 @@ def worst_gradient_error(grads, ref_grads):
     return max(relative_error(g, r) for g, r in zip(grads, ref_grads) if r.abs().max() > 1e-3 * big)
 
 def main():
-    global INTERPRET
+    global INTERPRET, TILE
     device = sys.argv[sys.argv.index('--device') + 1] if '--device' in sys.argv else 'cpu'
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     torch.set_grad_enabled(True)
@@ -391,6 +391,14 @@ def main():
                         assert not bad, f'{path}: {(N, C, H, W, G, dtype, cl, ss, act)}: {bad}'
                         for k, v in e.items(): worst[(str(dtype), k)] = max(worst.get((str(dtype), k), 0), v)
         print(f'{path} on {device}: {n} cases, largest errors:', ', '.join(f'{k[0][6:]} {k[1]} {v:.1e}' for k, v in sorted(worst.items())))
+        if path == 'triton (interpreted)':    # other tilings (--bench times them): one pixel per tile, and larger tiles
+            default = TILE
+            for TILE in (64, 2048, 8192):
+                for dtype in (torch.float32, torch.bfloat16):
+                    e = check_op(2, 128, 16, 16, 32, dtype, True, True, True, device=device)
+                    assert max(e.values()) < (2e-5 if dtype == torch.float32 else 1e-2), (TILE, dtype, e)
+            TILE = default
+            print(f'{path} on {device}: the same at tiles of 64, 2048 and 8192 elements')
         for emb_mode in ('scale_shift', 'add'):
             out_err, grad_err = check_unet(emb_mode, device=device)
             print(f'{path} on {device}: tiny UNet ({emb_mode}), fused against chapter 12 layers (float32): output {out_err:.1e}, '
