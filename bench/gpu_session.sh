@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One prepared session on a GPU machine without internet (issues 14 and 17). Run from the repository root:
-#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile, compile-lucidrains, fused-check,
-#                                                     candidates, profile, probe (default: speed check)
+#     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile, compile-lucidrains, graphs,
+#                                                     fused-check, candidates, profile, probe (default: speed check)
 # Needs, beside the checkout: .whl/ with the wheels the machine lacks, made on a machine with pip's registry by
 #     grep -v '^#' bench/gpu_wheels.txt | xargs python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl
@@ -13,21 +13,23 @@
 #   compile  torch.compile on the GPU: train() with CUDA graphs ('reduce-overhead') against a bare step on mnist28, and
 #            the compiled CIFAR-10 model against compiled diffusers (the faster peer in eager bf16): at most 8 minutes;
 #   compile-lucidrains  the same against compiled denoising-diffusion-pytorch (at most 4 minutes);
+#   graphs   mnist28 compiled with CUDA graphs (reduce-overhead), ours against ours-fused (at most 4.7 minutes);
 #   fused-check  bench/fused_groupnorm.py --check --device cuda: the fused GroupNorm's Triton kernels, compiled for the
 #            card, against autograd of torch's operations, then one step of each preset's fused network, which
-#            compiles the kernels the benchmarks need (at most 2 minutes); then the op alone against torch's GroupNorm +
+#            compiles the kernels the benchmarks need (at most 110 s); then the op alone against torch's GroupNorm +
 #            SiLU, for three tile sizes and two warp counts: time and effective bandwidth (at most 75 s);
 #   candidates  ours against the candidates, each in the same call as the eager baseline and diffusers, bf16: the fused
 #            GroupNorm (ours-fused), GroupNorm in bf16 (ours-bf16gn), cuDNN's timed algorithms (--cudnn-benchmark);
-#            CIFAR-10, then mnist28 (at most 5.3 minutes);
+#            CIFAR-10, then mnist28 (at most 5.1 minutes);
 #   profile  where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind, and the
 #            bf16 error of ours-fused against float32 on CUDA), CIFAR-10: at most 70 s;
-#   probe    fused-check, candidates, profile: at most 9.75 minutes (run it with the device tool's 600 s limit).
+#   probe    fused-check, candidates, profile: at most 9.4 minutes of commands (give the device tool its 600 s limit).
 # With 15 minutes of device time (a start of a minute or two, then about 12 for commands), the order that answers most
 # about issue 17's targets (bench/RESULTS.md, "A fused GroupNorm for CUDA" and "A roofline for the GPU step"): `probe`
 # first. It tests two predictions: the fused GroupNorm cuts the step's counted bytes from 53.8 to 25.1 GB (1.8-2.2x
 # faster if its kernels move bytes as fast as today's), GroupNorm in bf16 to 32.2 GB (1.4-1.7x). Then `compile` in a
-# later session (compiling halves the counted bytes; compiling took 82 s for mnist28 on the H100), and `compile-lucidrains`.
+# later session (compiling halves the counted bytes; compiling took 82 s for mnist28 on the H100), with `graphs` if the
+# fused op pays, and `compile-lucidrains`.
 set -u
 OUT=${OUT:-/tmp/gpu_session}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 DDPM_NB_FASHION_MNIST=$PWD/.fmnist
@@ -78,9 +80,14 @@ compile-lucidrains)
   timeout 230 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
       --settings bf16+compile --kinds ours lucidrains --out "$OUT/unet_cifar10_compiled_lucidrains.json" >> "$OUT/speed.log" 2>&1
   say compile-lucidrains done ;;
+graphs)   # mnist28 with CUDA graphs, ours against ours-fused: issue 17's 3x target
+  say unet_speed mnist28 bf16 CUDA graphs
+  timeout 280 python3 bench/unet_speed.py --device cuda --sizes mnist28 --train-batch 128 --interleave --steps 20 \
+      --settings bf16+compile --compile-mode reduce-overhead --kinds ours ours-fused --out "$OUT/unet_mnist28_graphs.json" >> "$OUT/speed.log" 2>&1
+  say graphs done ;;
 fused-check|probe)
   say fused_groupnorm check on cuda
-  timeout 120 python3 bench/fused_groupnorm.py --check --device cuda >> "$OUT/speed.log" 2>&1
+  timeout 110 python3 bench/fused_groupnorm.py --check --device cuda >> "$OUT/speed.log" 2>&1
   say fused_groupnorm op alone
   timeout 75 python3 bench/fused_groupnorm.py --bench --device cuda >> "$OUT/speed.log" 2>&1
   say fused-check done ;;&
@@ -91,7 +98,7 @@ candidates|probe)
         "$@" --out "$OUT/unet_${size}_bf16${tag}.json" >> "$OUT/speed.log" 2>&1; }
   cand cifar10 150 '' --kinds ours ours-fused ours-bf16gn diffusers
   cand cifar10 80 _cudnn_benchmark --kinds ours ours-fused diffusers --cudnn-benchmark
-  cand mnist28 90 '' --kinds ours ours-fused diffusers
+  cand mnist28 75 '' --kinds ours ours-fused diffusers
   say candidates done ;;&
 profile|probe)
   say gpu_profile cifar10

@@ -22,7 +22,8 @@ machine whose speed drifts, every model then sees the same slow and fast stretch
 --interleave builds every model in one process (freed memory kept, so that they do not change each other's malloc
 thresholds) and alternates them step by step: the most drift-proof ratio, reported as the median of per-round ratios;
 it records no sampling times and no per-model peak memory; MFU as above.
---settings picks what is timed, e.g. `--settings bf16 bf16+compile`.
+--settings picks what is timed, e.g. `--settings bf16 bf16+compile`; --compile-mode sets torch.compile's mode for them
+(reduce-overhead: CUDA graphs, which take the launches off the host).
 --compile on the CPU also times every model under torch.compile (inductor; the first steps, which compile, are not timed).
 
     python bench/unet_speed.py --sizes cifar10 --interleave --steps 20
@@ -118,7 +119,7 @@ def matmul_peak(device, amp) -> float:
     sync(); torch.backends.cuda.matmul.allow_tf32 = old
     return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e12
 
-def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_batch=None, keep_memory=False):
+def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_batch=None, keep_memory=False, mode=None):
     import torch
     if keep_memory: keep_freed()
     torch.manual_seed(0)
@@ -126,7 +127,7 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
     model, call = build(kind, size_name)
     model = model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    fn = torch.compile(model) if compile_ else model
+    fn = torch.compile(model, mode=mode) if compile_ else model
     sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
     autocast = (lambda: torch.autocast(device, dtype=torch.bfloat16, enabled=amp))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -156,7 +157,7 @@ def run_one(kind, size_name, device, amp, compile_, steps, sample_evals, train_b
                 peak_mem_mb=peak_train, mem_before_train_mb=rss0, device=device, amp=amp, compile=compile_, keep_memory=keep_memory,
                 train_sys_s=cpu1.ru_stime - cpu0.ru_stime, train_user_s=cpu1.ru_utime - cpu0.ru_utime)
 
-def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False, kinds=('ours', 'diffusers', 'lucidrains')):
+def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False, kinds=('ours', 'diffusers', 'lucidrains'), mode=None):
     "Training steps of every model in one process, alternating step by step; the median step time of each and per-round ratios."
     import torch
     if device == 'cpu': keep_freed()
@@ -170,7 +171,7 @@ def interleaved(size_name, device, amp, steps, train_batch=None, compile_=False,
     for kind in kinds:
         m, call = build(kind, size_name); m = m.to(device).train()
         flops[kind] = train_flops(call, m, x, t, autocast)               # counted on the eager model
-        models[kind] = (torch.compile(m) if compile_ else m, call, torch.optim.AdamW(m.parameters(), lr=1e-4))
+        models[kind] = (torch.compile(m, mode=mode) if compile_ else m, call, torch.optim.AdamW(m.parameters(), lr=1e-4))
     for kind, (m, call, opt) in list(models.items()):   # warm-up (compiling, when asked), each model reported as it ends
         t0 = time.perf_counter()
         try:
@@ -227,6 +228,7 @@ def main():
     p.add_argument('--train-batch', type=int, default=None, help='training batch for every size (default: 32 at 28x28, 16 at 32x32)')
     p.add_argument('--cpu-bf16', action='store_true', help='on the CPU, also time bf16 autocast (every model)')
     p.add_argument('--compile', action='store_true', help='on the CPU, also time torch.compile (every model, every precision)')
+    p.add_argument('--compile-mode', default=None, help="torch.compile's mode for the +compile settings, e.g. reduce-overhead (CUDA graphs)")
     p.add_argument('--keep-memory', action='store_true', help="call ddpm_nb's keep_freed_memory() in every model's process")
     p.add_argument('--repeats', type=int, default=1, help='run every model this many times, round-robin, pooling the steps')
     p.add_argument('--interleave', action='store_true', help='all models in one process, alternating step by step (training only)')
@@ -239,7 +241,7 @@ def main():
     a = p.parse_args()
     if a.one:
         kind, size, amp, comp = a.one
-        print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch, a.keep_memory))); return
+        print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch, a.keep_memory, a.compile_mode))); return
     print(json.dumps(versions()), flush=True)
     if a.cudnn_benchmark:
         import torch; torch.backends.cudnn.benchmark = True
@@ -255,14 +257,15 @@ def main():
         print('matmul peak, TFLOP/s: ' + ', '.join(f"{'bf16' if amp else 'fp32'} {v:.2f}" for amp, v in peaks.items()), flush=True)
         for size in a.sizes:
             for amp, comp in settings:
-                r = interleaved(size, a.device, amp, a.steps, a.train_batch, comp, a.kinds); results.append(r)
+                r = interleaved(size, a.device, amp, a.steps, a.train_batch, comp, a.kinds, a.compile_mode); results.append(r)
                 r['mfu'] = {k: v / peaks[amp] for k, v in r['train_tflops'].items()}
                 print(f"{size} amp={int(amp)} compile={int(comp)} batch {r['batch']}, {r['steps']} interleaved rounds: train img/s " +
                       ', '.join(f'{k} {v:.2f} (MFU {r["mfu"][k]:.1%})' for k, v in r['train_img_s'].items()) + '; ours over ' +
                       ', '.join(f"{k} {v:.2f}x (quartiles {q[0]:.2f}-{q[1]:.2f})" for (k, v), q in
                                 zip(r['ours_over'].items(), r['ours_over_quartiles'].values())), flush=True)
         if a.out:
-            with open(a.out, 'w') as f: json.dump(dict(versions=versions(), interleave=True, cudnn_benchmark=a.cudnn_benchmark, peaks_tflops=peaks, results=results), f, indent=1)
+            with open(a.out, 'w') as f: json.dump(dict(versions=versions(), interleave=True, cudnn_benchmark=a.cudnn_benchmark,
+                                                       compile_mode=a.compile_mode, peaks_tflops=peaks, results=results), f, indent=1)
         return
     kinds = ['ours', 'ours-contiguous', 'diffusers', 'lucidrains']
     results, runs = [], []
@@ -275,6 +278,7 @@ def main():
                 cmd = [sys.executable, __file__, '--device', a.device, '--steps', str(a.steps), '--one', kind, size, str(int(amp)), str(int(comp))]
                 if a.train_batch: cmd += ['--train-batch', str(a.train_batch)]
                 if a.keep_memory: cmd += ['--keep-memory']
+                if a.compile_mode: cmd += ['--compile-mode', a.compile_mode]
                 out = subprocess.run(cmd, capture_output=True, text=True)
                 if out.returncode: print(f'{kind} {size} failed:\n{out.stderr[-2000:]}', flush=True); continue
                 r = json.loads(out.stdout.strip().splitlines()[-1]); runs.append(r)
@@ -294,6 +298,7 @@ def main():
                   f"{min(r['sample_s_per_eval'] for r in peers) / rows['ours']['sample_s_per_eval']:.2f}x; "
                   f"params ours {rows['ours']['params']:,d} vs " + ', '.join(f"{r['kind']} {r['params']:,d} ({r['params'] / rows['ours']['params'] - 1:+.1%})" for r in peers))
     if a.out:
-        with open(a.out, 'w') as f: json.dump(dict(versions=versions(), repeats=a.repeats, peaks_tflops=peaks, results=results, runs=runs), f, indent=1)
+        with open(a.out, 'w') as f: json.dump(dict(versions=versions(), repeats=a.repeats, compile_mode=a.compile_mode, peaks_tflops=peaks,
+                                                   results=results, runs=runs), f, indent=1)
 
 if __name__ == '__main__': main()
