@@ -307,7 +307,7 @@ def fuse_group_norms(model: nn.Module) -> nn.Module:
     model.out[0].act, model.out[1] = True, nn.Identity()        # the output's GroupNorm + SiLU
     return model
 
-# --- the check, on the CPU ---------------------------------------------------------------------------------------------
+# --- the checks (on the CPU, or on a GPU with --device cuda), and the op timed alone -----------------------------------
 def reference(x, weight, bias, scale, shift, groups, eps, act):
     "The same function from torch's own operations, in float64, for autograd to differentiate."
     u = F.group_norm(x.double(), groups, weight.double(), bias.double(), eps)
