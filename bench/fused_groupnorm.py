@@ -171,6 +171,10 @@ def _blocks(C: int, HW: int):
     block_p = min(triton.next_power_of_2(HW), max(1, TILE // block_c))
     return block_p, block_c, triton.cdiv(HW, block_p)
 
+def tile_sums_bytes(N: int, C: int, HW: int) -> int:
+    "Bytes one direction (forward or backward) moves in its float32 tile sums: part[N, K, 2, C], written and read once."
+    return 2 * N * _blocks(C, HW)[2] * 2 * C * 4
+
 def _per_channel(t: Optional[Tensor], N: int, C: int) -> Optional[Tensor]:
     "A (N, C[, 1, 1]) scale or shift as an (N, C) view with unit channel stride."
     if t is None: return None
@@ -479,7 +483,7 @@ def bench_op(device, batch=128, reps=20):
                  ('bf16 GroupNorm + SiLU', step(lambda: F.silu(F.group_norm(x, 32, ref.weight.to(x.dtype), ref.bias.to(x.dtype)))), old)]
         configs = [old] + ([(t, w) for t in (2048, 4096, 8192) for w in (4, 8) if (t, w) != old] if C == 128 else [])
         kinds += [(f'fused, tile {t}, {w} warps', step(lambda: fused(x)), (t, w)) for t, w in configs]   # each compiles
-        moved = 16 * x.numel() + 2 * 2 * batch * _blocks(C, S * S)[2] * 2 * C * 4
+        moved = 16 * x.numel() + 2 * tile_sums_bytes(batch, C, S * S)
         for name, f, (TILE, WARPS) in kinds:
             t = seconds(f)
             results.append(dict(shape=(batch, C, S, S), kind=name, ms=t * 1e3, tbs=moved / t / 1e12))

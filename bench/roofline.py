@@ -65,11 +65,10 @@ def fused_second_pass(name, args):
     """What bench/fused_groupnorm.py's kernels move beyond the least bytes the counter gives its operations: forward, a
     second read of x; backward, second reads of x and dy; both, their per-tile partial sums (float32, written and read)."""
     if name not in ('group_norm_act', 'group_norm_act_backward'): return 0
-    from fused_groupnorm import _blocks
+    from fused_groupnorm import tile_sums_bytes
     x = args[0] if name == 'group_norm_act' else args[1]
     N, C, H, W = x.shape
-    partials = 2 * N * _blocks(C, H * W)[2] * 2 * C * 4
-    return extent_bytes(x) * (1 if name == 'group_norm_act' else 2) + partials
+    return extent_bytes(x) * (1 if name == 'group_norm_act' else 2) + tile_sums_bytes(N, C, H * W)
 
 def cuda_dropout(m):
     "Dropout as CUDA runs it in training: one fused kernel writing the output and a bool mask (the CPU runs three)."
