@@ -19,6 +19,8 @@ Triton's interpreter, which is how `--check` tests them without a GPU.
     python bench/fused_groupnorm.py --check --device cuda     # the compiled kernels on a GPU (fewer cases: each compiles)
     python bench/fused_groupnorm.py --check --compile         # also torch.compile(fullgraph=True) through the op
     python bench/fused_groupnorm.py --bench --device cuda     # the op alone: time and effective bandwidth per tile size
+    python bench/fused_groupnorm.py --offline [--arch 90]     # no GPU: every kernel the networks launch, through Triton's
+                                                              # real compiler for an H100 (sm_90): registers, spills, shared memory
 """
 import os, sys
 from pathlib import Path
@@ -35,9 +37,10 @@ try:
 except ImportError: triton = None
 
 INTERPRET = os.environ.get('TRITON_INTERPRET') == '1'
+OFFLINE = False                    # set by compile_offline: CPU tensors go through the kernels' launches, which only compile
 TILE, WARPS = 4096, 8              # elements of x per program (BLOCK_P pixels x BLOCK_C channels), and its warps
 
-def use_triton(x: Tensor) -> bool: return triton is not None and (x.is_cuda or INTERPRET)
+def use_triton(x: Tensor) -> bool: return triton is not None and (x.is_cuda or INTERPRET or OFFLINE)
 
 if triton is not None:
     @triton.jit
@@ -386,6 +389,9 @@ def main():
     if '--bench' in sys.argv:
         batch = int(sys.argv[sys.argv.index('--batch') + 1]) if '--batch' in sys.argv else 128
         bench_op(device, batch); return
+    if '--offline' in sys.argv:
+        arch = int(sys.argv[sys.argv.index('--arch') + 1]) if '--arch' in sys.argv else 90
+        report_offline(compile_offline(arch), arch); return
     if '--check' not in sys.argv: print(__doc__); return
     if device == 'cuda':          # the compiled kernels; TF32 off so that the float32 references are float32
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
@@ -506,5 +512,98 @@ def warm_up(device, batch=2):
         loss.backward()
         if device == 'cuda': torch.cuda.synchronize()
         print(f'{preset}: first fused step (compiling its kernels) {time.perf_counter() - t0:.1f} s', flush=True)
+
+# --- ahead of time: the kernels through Triton's real compiler for a CUDA card this machine does not have ---------------
+KERNELS = ('gn_moments', 'gn_affine', 'gn_apply', 'gn_grad_moments', 'gn_grad_coefficients', 'gn_grad_apply')
+
+class OfflineDriver:
+    "What Triton's launcher asks its driver before compiling: a target (here chosen, not detected), a device and a stream."
+    def __init__(self, arch: int):
+        from triton.backends.compiler import GPUTarget
+        self.target = GPUTarget('cuda', arch, 32)
+    def get_current_target(self): return self.target
+    def get_current_device(self): return 0
+    def get_current_stream(self, device=None): return 0
+
+class CompileOnly:
+    "Stands in for a kernel: `kernel[grid](*args)` compiles it for those arguments (Triton's warmup) and launches nothing."
+    def __init__(self, kernel, compiled: dict): self.kernel, self.compiled = kernel, compiled
+    def __getitem__(self, grid):
+        def launch(*args, **kwargs):
+            k = self.kernel.warmup(*args, grid=grid, **kwargs)
+            self.compiled.setdefault(k.hash, (k.name, k))
+        return launch
+
+def compile_offline(arch: int = 90, batch: int = 1) -> dict:
+    """Every kernel specialisation that one bf16 training step (forward and backward, channels-last) of the fused mnist28
+    and CIFAR-10 networks launches, compiled to a cubin for compute capability `arch` by the installed Triton, ptxas
+    included, without a GPU: the step runs on the CPU with the kernels' launches swapped for compilation. The activations
+    the kernels would have written are left unset, so the step's numbers mean nothing; its shapes, dtypes and strides are
+    the real ones (Triton specialises on sizes and strides divisible by 16 or equal to 1, the same at any batch).
+    Returns {preset: {hash: (kernel name, CompiledKernel)}}."""
+    global OFFLINE
+    from triton.runtime.driver import driver
+    from ddpm_nb.speed import make_fast
+    from ddpm_nb.unet import UNet
+    saved, before, out = {k: globals()[k] for k in KERNELS}, driver._active, {}
+    driver.set_active(OfflineDriver(arch))
+    OFFLINE = True
+    try:
+        for preset in ('mnist28', 'cifar10'):
+            out[preset] = {}
+            globals().update({k: CompileOnly(saved[k], out[preset]) for k in KERNELS})
+            torch.manual_seed(0)
+            m = fuse_group_norms(make_fast(UNet.from_preset(preset)))
+            c = m.config
+            x = torch.randn(batch, c.in_channels, c.image_size, c.image_size).contiguous(memory_format=torch.channels_last)
+            with torch.autocast('cpu', dtype=torch.bfloat16): y = m(x, torch.randint(0, 1000, (batch,)))
+            y.float().sum().backward()
+    finally:
+        globals().update(saved); OFFLINE = False; driver.set_active(before)
+    return out
+
+def resources(kernel) -> dict:
+    "Registers per thread, local memory per thread (spills) and static shared memory of a compiled kernel, read from its cubin by CUDA's cuobjdump (shipped with Triton)."
+    import re, subprocess, tempfile
+    tool = Path(triton.__file__).parent / 'backends' / 'nvidia' / 'bin' / 'cuobjdump'
+    with tempfile.NamedTemporaryFile(suffix='.cubin') as f:
+        f.write(kernel.asm['cubin']); f.flush()
+        text = subprocess.run([str(tool), '--dump-resource-usage', f.name], capture_output=True, text=True, check=True).stdout
+    return {k: int(v) for k, v in re.findall(r'\b(REG|LOCAL|SHARED):(\d+)', text)}
+
+def occupancy(regs: int, warps: int, shared: int, sm_regs=65536, sm_warps=64, sm_blocks=32, sm_shared=228 * 1024) -> float:
+    """Share of an H100 SM's 64 warp slots that programs of this kernel can fill at once, as registers (allocated per warp
+    in units of 256), shared memory and the SM's limit of 32 programs allow (NVIDIA's occupancy rules for sm_90)."""
+    per_warp = -(-regs * 32 // 256) * 256
+    blocks = min(sm_blocks, sm_warps // warps, sm_regs // (per_warp * warps), sm_shared // max(shared, 1))
+    return blocks * warps / sm_warps
+
+def vector_loads(kernel) -> int:
+    "How many 128-bit global loads (ld.global.v4) the kernel's PTX has: the tile kernels should read x and dy 8 bf16 at a time."
+    import re
+    return len(re.findall(r'\bld\.global(?:\.\w+)*\.v4\.', kernel.asm['ptx']))
+
+TILE_KERNELS = ('gn_moments', 'gn_apply', 'gn_grad_moments', 'gn_grad_apply')      # the ones that read x (and dy)
+
+def report_offline(compiled: dict, arch: int):
+    """Print what the compiler made of each kernel, per preset; fail if any kernel spills registers to local memory, or
+    if a kernel that reads x does so without 128-bit loads."""
+    print(f'Triton {triton.__version__}, compiled for sm_{arch} without a GPU (tile {TILE} elements, {WARPS} warps)')
+    bad = []
+    for preset, kernels in compiled.items():
+        print(f'{preset}: {len(kernels)} kernel specialisations')
+        for name in KERNELS:
+            ks = [k for n, k in kernels.values() if n == name]
+            if not ks: continue
+            use = [dict(resources(k), dyn=k.metadata.shared, warps=k.metadata.num_warps, v4=vector_loads(k)) for k in ks]
+            bad += [(preset, name, 'spills', u['LOCAL']) for u in use if u['LOCAL']]
+            bad += [(preset, name, 'no 128-bit loads') for u in use if name in TILE_KERNELS and not u['v4']]
+            occ = [occupancy(u['REG'], u['warps'], u['SHARED'] + u['dyn']) for u in use]
+            rng = lambda v: f'{min(v)}' if min(v) == max(v) else f'{min(v)}-{max(v)}'
+            print(f'  {name:22s} {len(ks):3d} x  registers {rng([u["REG"] for u in use]):>5s}  local {rng([u["LOCAL"] for u in use])} B  '
+                  f'shared {rng([u["SHARED"] + u["dyn"] for u in use]):>9s} B  warps {rng([u["warps"] for u in use])}  '
+                  f'occupancy {rng([round(100 * o) for o in occ]):>6s}%  128-bit loads {rng([u["v4"] for u in use])}')
+    assert not bad, f'kernels that spill registers or read x without 128-bit loads: {bad}'
+    print('no kernel spills registers; every kernel that reads x does so with 128-bit loads')
 
 if __name__ == '__main__': main()
