@@ -169,9 +169,9 @@ class TensorImages(Dataset):
         return x[0], int(y[0])
     def batch(self, idx) -> tuple:
         "Items idx as (x: float32 in [-1, 1], y: long), on the images' device."
-        idx = torch.as_tensor(idx, dtype=torch.long).to(self.images.device)
+        idx = torch.as_tensor(idx, dtype=torch.long).to(self.images.device, non_blocking=True)    # see "Batches" below
         x = to_model_range(self.images[idx])
-        if self.hflip: x = torch.where(torch.rand(len(x), 1, 1, 1).to(x.device) < 0.5, x.flip(-1), x)
+        if self.hflip: x = torch.where(torch.rand(len(x), 1, 1, 1).to(x.device, non_blocking=True) < 0.5, x.flip(-1), x)
         return x, (self.labels[idx] if self.labels is not None else torch.full((len(idx),), -1, device=x.device))
     def to(self, device) -> 'TensorImages':
         "The same data set on another device."
@@ -201,7 +201,7 @@ def batch_source(ds, device=None):
     dev = torch.device(device) if device is not None else base.images.device
     if dev.type == 'cuda' and base.images.device != dev and base.images.numel() < torch.cuda.mem_get_info(dev)[0] // 4: base = base.to(dev)
     if where is not None: where = where.to(base.images.device)
-    return lambda idx: base.batch(idx if where is None else where[torch.as_tensor(idx, dtype=torch.long).to(where.device)])
+    return lambda idx: base.batch(idx if where is None else where[torch.as_tensor(idx, dtype=torch.long).to(where.device, non_blocking=True)])
 
 # %% ../nbs/05_data.ipynb #2f101556
 def batch_indices(n:int, # size of the training set
@@ -212,8 +212,12 @@ def batch_indices(n:int, # size of the training set
     per_epoch = n // batch
     if per_epoch < 1: raise ValueError(f'the training set ({n} items) is smaller than one batch ({batch})')
     epoch, pos = divmod(step, per_epoch)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-    return perm[pos * batch:(pos + 1) * batch][rank::world].tolist()
+    return _epoch_order(n, seed, epoch)[pos * batch:(pos + 1) * batch][rank::world].tolist()
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(n:int, seed:int, epoch:int) -> Tensor:
+    "The epoch's permutation of range(n): drawn once per epoch, not at every step."
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
 
 def split_train_val(ds, fraction:float, max_val:int, seed:int) -> tuple:
     "A fixed random split into (train, validation or None)."

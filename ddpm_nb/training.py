@@ -294,7 +294,7 @@ def _loop(model, schedule, data, cfg:TrainConfig, out:Path, resume:bool, device,
         for a in range(cfg.grad_accum):                   # one optimizer step = grad_accum micro-batches
             idx = batch_indices(len(train_ds), micro, st.step * cfg.grad_accum + a, cfg.seed, rank, world)
             x, y = get(idx)
-            loss = loss + _micro_step(st, schedule, x.to(device, non_blocking=True), y.to(device), cfg)
+            loss = loss + _micro_step(st, schedule, x.to(device, non_blocking=True), y.to(device, non_blocking=True), cfg)
         pending.append(loss)
         if any(_due(st.step + 1, e, cfg.steps) for e in (sync, cfg.log_every, cfg.val_every, cfg.sample_every, cfg.ckpt_every)):
             losses += _read_back(pending, st.step + 1, out, world); pending = []   # before this update, and before anything is saved

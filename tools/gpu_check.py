@@ -5,7 +5,8 @@ Runs, on the chosen device (default: CUDA), each part with its own time limit, a
   1. notebooks: every notebook's tests under `nbdev_test --flags cuda`, first all in one command (as nbdev users run it,
      several notebooks to a process), then each notebook in a process of its own (--workers at a time);
   2. training: a few optimizer steps of every U-Net preset under each mixed precision the device offers (CUDA: bf16, fp16
-     and fp32; CPU: bf16 and fp32), checking that the loss is finite and the weights change;
+     and fp32; CPU: bf16 and fp32), checking that the loss is finite and the weights change; on CUDA also that `train()`
+     waits for the GPU only when it logs, validates or saves (torch's sync debug mode, 4 steps against 12);
   3. sampling: every sampler, with and without classifier-free guidance, given labels and a generator made on the CPU
      (as a user makes them);
   4. the command line: `ddpm_nb train`, `ddpm_nb sample`, then a resume that continues the same run.
@@ -128,6 +129,36 @@ def train_presets(device:str, small:bool) -> dict:
     return out
 
 
+def train_syncs(device:str) -> str:
+    """Host synchronisations in `train()`, counted by torch's CUDA sync debug mode over a run of 4 steps and one of 12 with
+    the same set-up, which logs, validates and checkpoints only at its last step: equal counts mean that no step waits for
+    the GPU (what is left is the set-up's and the last step's read-back). Uses a train/validation split and flips, so that
+    every indexing path of chapter 05 is taken. Off CUDA there is nothing to count."""
+    import collections, warnings
+    import torch
+    from ddpm_nb.data import TensorImages
+    from ddpm_nb.schedules import NoiseSchedule
+    from ddpm_nb.training import TrainConfig, train
+    from ddpm_nb.unet import UNet
+    g = torch.Generator().manual_seed(0)
+    data = TensorImages(torch.randint(0, 256, (256, 1, 28, 28), dtype=torch.uint8, generator=g), torch.randint(0, 10, (256,), generator=g), hflip=True)
+    where = {}
+    for steps in (4, 12):
+        cfg = TrainConfig(steps=steps, batch_size=16, warmup_steps=2, val_fraction=0.1, val_max=32, log_every=steps,
+                          val_every=steps, ckpt_every=steps, sample_every=steps, progress=False)
+        torch.manual_seed(0)
+        with tempfile.TemporaryDirectory() as out, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            if device.startswith('cuda'): torch.cuda.set_sync_debug_mode('warn')
+            try: train(UNet.from_preset('tiny', num_classes=10), NoiseSchedule.from_name('linear', 1000), data, cfg, out, device=device)
+            finally:
+                if device.startswith('cuda'): torch.cuda.set_sync_debug_mode('default')
+        where[steps] = collections.Counter(f'{Path(w.filename).name}:{w.lineno}' for w in caught if 'synchroniz' in str(w.message))
+    extra = where[12] - where[4]
+    if extra: raise RuntimeError(f'{sum(extra.values())} more synchronisations in 12 steps than in 4, at: {dict(extra)}')
+    return f'{sum(where[12].values())} synchronisations in 4 steps and in 12 (set-up and the last step), at: {dict(where[12])}'
+
+
 def samplers(device:str) -> dict:
     "Every sampler and guidance setting, labels and generator from the CPU; same seed gives the same samples on a rerun."
     import torch
@@ -197,6 +228,7 @@ def main():
     if not a.skip_notebooks: notebooks(checks, device, a.notebooks, a.timeout, a.workers)
     if not a.only_notebooks:
         checks.run('training: every preset, every precision', train_presets, device, small)
+        if device.startswith('cuda'): checks.run('training loop: no host synchronisation per step', train_syncs, device)
         checks.run('sampling: every sampler, labels and generator from the CPU', samplers, device)
         with tempfile.TemporaryDirectory() as work: checks.run('command line: train, resume, sample', cli, device, Path(work), small)
     passed = sum(r['ok'] for r in checks.results)
