@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 from .diffusion import to_model_range, to_uint8
+from .devices import to_device
 
 # %% ../nbs/05_data.ipynb #67941d33
 def pil_to_model(img:Image.Image) -> Tensor:
@@ -169,9 +170,9 @@ class TensorImages(Dataset):
         return x[0], int(y[0])
     def batch(self, idx) -> tuple:
         "Items idx as (x: float32 in [-1, 1], y: long), on the images' device."
-        idx = torch.as_tensor(idx, dtype=torch.long).to(self.images.device, non_blocking=True)    # see "Batches" below
+        idx = to_device(torch.as_tensor(idx, dtype=torch.long), self.images.device)    # without waiting for a GPU (chapter 10)
         x = to_model_range(self.images[idx])
-        if self.hflip: x = torch.where(torch.rand(len(x), 1, 1, 1).to(x.device, non_blocking=True) < 0.5, x.flip(-1), x)
+        if self.hflip: x = torch.where(to_device(torch.rand(len(x), 1, 1, 1), x.device) < 0.5, x.flip(-1), x)
         return x, (self.labels[idx] if self.labels is not None else torch.full((len(idx),), -1, device=x.device))
     def to(self, device) -> 'TensorImages':
         "The same data set on another device."
@@ -201,7 +202,7 @@ def batch_source(ds, device=None):
     dev = torch.device(device) if device is not None else base.images.device
     if dev.type == 'cuda' and base.images.device != dev and base.images.numel() < torch.cuda.mem_get_info(dev)[0] // 4: base = base.to(dev)
     if where is not None: where = where.to(base.images.device)
-    return lambda idx: base.batch(idx if where is None else where[torch.as_tensor(idx, dtype=torch.long).to(where.device, non_blocking=True)])
+    return lambda idx: base.batch(idx if where is None else where[to_device(torch.as_tensor(idx, dtype=torch.long), where.device)])
 
 # %% ../nbs/05_data.ipynb #2f101556
 def batch_indices(n:int, # size of the training set

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .checkpoints import atomic_write, claim_run, latest_checkpoint, load_training_state, lock_run
 from .checkpoints import prune_checkpoints, read_config, save_checkpoint
 from .data import batch_indices, batch_source, split_train_val
-from .devices import autocast_dtype, rank_world
+from .devices import autocast_dtype, rank_world, to_device
 from .diffusion import LOSSES, TARGETS, diffusion_loss
 from .schedules import NoiseSchedule
 from .speed import channels_last_pays, clip_grad_norm, keep_freed_memory, make_fast
@@ -294,7 +294,7 @@ def _loop(model, schedule, data, cfg:TrainConfig, out:Path, resume:bool, device,
         for a in range(cfg.grad_accum):                   # one optimizer step = grad_accum micro-batches
             idx = batch_indices(len(train_ds), micro, st.step * cfg.grad_accum + a, cfg.seed, rank, world)
             x, y = get(idx)
-            loss = loss + _micro_step(st, schedule, x.to(device, non_blocking=True), y.to(device, non_blocking=True), cfg)
+            loss = loss + _micro_step(st, schedule, to_device(x, device), to_device(y, device), cfg)   # no wait for the GPU
         pending.append(loss)
         if any(_due(st.step + 1, e, cfg.steps) for e in (sync, cfg.log_every, cfg.val_every, cfg.sample_every, cfg.ckpt_every)):
             losses += _read_back(pending, st.step + 1, out, world); pending = []   # before this update, and before anything is saved
