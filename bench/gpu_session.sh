@@ -7,7 +7,8 @@
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl
 # and .fmnist/ with the Fashion-MNIST idx files (both folders ignored by git, carried to the machine). Every part runs under its own time limit and writes into $OUT as it goes:
 #   speed   train() against a bare step (mnist28, batch 128, bf16) and the U-Net against its peers, eager;
-#   check   tools/gpu_check.py: every notebook under `nbdev_test --flags cuda`, beside the training, sampling and CLI checks;
+#   check   tools/gpu_check.py: every notebook under `nbdev_test --flags cuda`, beside the training, sampling and CLI checks
+#           (and the count of train()'s host synchronisations, 4 steps against 12);
 #   ab      our U-Net against itself without channels-last and with the paper's plain layers, and the peers (cifar10);
 #   tests   every notebook in its own process, 6 at a time, with its time (chapter 08 executed, its outputs kept);
 #   compile  torch.compile on the GPU: train() with CUDA graphs ('reduce-overhead') against a bare step on mnist28, and
