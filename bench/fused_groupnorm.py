@@ -598,6 +598,8 @@ def report_offline(compiled: dict, arch: int):
             use = [dict(resources(k), dyn=k.metadata.shared, warps=k.metadata.num_warps, v4=vector_loads(k)) for k in ks]
             bad += [(preset, name, 'spills', u['LOCAL']) for u in use if u['LOCAL']]
             bad += [(preset, name, 'no 128-bit loads') for u in use if name in TILE_KERNELS and not u['v4']]
+            # shared memory per program: cuobjdump's static count (1 KB whenever the kernel uses any) and Triton's dynamic
+            # request; it never limits these kernels' occupancy, registers do
             occ = [occupancy(u['REG'], u['warps'], u['SHARED'] + u['dyn']) for u in use]
             rng = lambda v: f'{min(v)}' if min(v) == max(v) else f'{min(v)}-{max(v)}'
             print(f'  {name:22s} {len(ks):3d} x  registers {rng([u["REG"] for u in use]):>5s}  local {rng([u["LOCAL"] for u in use])} B  '

@@ -110,7 +110,8 @@ def count(variant, preset, batch, amp):
 
 def compiled_bytes(variant, preset, batch, amp):
     """Bytes of the same step compiled by torch.compile (inductor, on this CPU): what the scheduler's kernels read and
-    write after fusion, split into extern kernels (convolutions, matmuls, attention) and generated (fused) ones.
+    write after fusion: `extern` (convolutions, matmuls, attention), `custom` (bench/fused_groupnorm.py's op, which
+    inductor keeps as an extern kernel too) and `fused` (the kernels inductor generates by fusing the rest).
     Inductor on a GPU fuses with Triton instead of C++, so this is an estimate of the GPU's compiled traffic."""
     import torch._inductor.graph as inductor_graph
     records, count_bytes = [], inductor_graph.GraphLowering.count_bytes      # called once per graph when metrics log
