@@ -24,7 +24,9 @@ Triton's interpreter, which is how `--check` tests them without a GPU.
 """
 import os, sys
 from pathlib import Path
-if __name__ == '__main__' and '--check' in sys.argv: os.environ.setdefault('TRITON_INTERPRET', '1')  # before triton is imported
+ON_CUDA = '--device' in sys.argv and sys.argv[sys.argv.index('--device') + 1:][:1] == ['cuda']
+if __name__ == '__main__' and '--check' in sys.argv and not ON_CUDA:   # before triton is imported: on CUDA the check is of
+    os.environ.setdefault('TRITON_INTERPRET', '1')                      # the compiled kernels, never the interpreter
 from typing import Optional
 import torch
 import torch.nn as nn
@@ -394,6 +396,9 @@ def main():
         report_offline(compile_offline(arch), arch); return
     if '--check' not in sys.argv: print(__doc__); return
     if device == 'cuda':          # the compiled kernels; TF32 off so that the float32 references are float32
+        interpreted = [k for k, v in globals().items() if type(v).__name__ == 'InterpretedFunction']
+        if interpreted: raise SystemExit(f'TRITON_INTERPRET is set: {", ".join(interpreted)} would run in the interpreter, '
+                                         'not as compiled kernels; unset it to check the GPU')
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
         cases, layouts, paths = [(2, 96, 7, 7, 32), (4, 256, 16, 16, 32)], (True,), ['triton']
     else:
