@@ -14,8 +14,9 @@
 #   ab      our U-Net against itself without channels-last and with the paper's plain layers, and the peers (cifar10);
 #   tests   every notebook in its own process, 6 at a time, with its time (chapter 08 executed, its outputs kept);
 #   compile  torch.compile on the GPU: train() with CUDA graphs ('reduce-overhead') against a bare step on mnist28, and
-#            the compiled CIFAR-10 model against compiled diffusers (the faster peer in eager bf16): at most 8 minutes;
-#   compile-lucidrains  the same against compiled denoising-diffusion-pytorch (at most 4 minutes);
+#            the CIFAR-10 model against diffusers (the faster peer in eager bf16), each eager and compiled in one
+#            process, then ours at its best over each peer at its best (`unet_speed.py --merge`): at most 8 minutes;
+#   compile-lucidrains  the same against denoising-diffusion-pytorch (at most 4 minutes);
 #   graphs   mnist28 compiled with CUDA graphs (reduce-overhead), ours against ours-fused (at most 4.7 minutes);
 #   fused-check  bench/fused_groupnorm.py --check --device cuda: the fused GroupNorm's Triton kernels, compiled for the
 #            card, against autograd of torch's operations, then one step of each preset's fused network, which
@@ -42,6 +43,8 @@ printf '#!/usr/bin/env python3\nimport sys\nfrom ddpm_nb.cli import main\nsys.ex
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; nproc
   python3 -c 'import sys, torch; print(sys.version.split()[0], torch.__version__, torch.cuda.get_device_name())'; } > "$OUT/env.txt" 2>&1
 say() { echo "== $(date -u +%T) $*" | tee -a "$OUT/speed.log"; }
+best() { say ours at its best against each peer at its best
+         timeout 20 python3 bench/unet_speed.py --merge "$OUT"/unet_cifar10*.json >> "$OUT/speed.log" 2>&1; }   # every CIFAR-10 run so far
 for part in ${@:-speed check}; do case $part in
 speed)
   say training_speed eager
@@ -76,12 +79,14 @@ compile)
   timeout 200 python3 bench/training_speed.py --device cuda --preset mnist28 --batch 128 --steps 50 --rounds 2 --compile reduce-overhead >> "$OUT/speed.log" 2>&1
   say unet_speed cifar10 compiled, ours and diffusers
   timeout 270 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
-      --settings bf16+compile --kinds ours diffusers --out "$OUT/unet_cifar10_compiled.json" >> "$OUT/speed.log" 2>&1
+      --settings bf16 bf16+compile --kinds ours diffusers --out "$OUT/unet_cifar10_compiled.json" >> "$OUT/speed.log" 2>&1
+  best
   say compile done ;;
 compile-lucidrains)
   say unet_speed cifar10 compiled, ours and lucidrains
   timeout 230 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
-      --settings bf16+compile --kinds ours lucidrains --out "$OUT/unet_cifar10_compiled_lucidrains.json" >> "$OUT/speed.log" 2>&1
+      --settings bf16 bf16+compile --kinds ours lucidrains --out "$OUT/unet_cifar10_compiled_lucidrains.json" >> "$OUT/speed.log" 2>&1
+  best
   say compile-lucidrains done ;;
 graphs)   # mnist28 with CUDA graphs, ours against ours-fused: issue 17's 3x target
   say unet_speed mnist28 bf16 CUDA graphs

@@ -29,8 +29,14 @@ it records no sampling times and no per-model peak memory; MFU as above.
     python bench/unet_speed.py --sizes cifar10 --interleave --steps 20
     python bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --settings bf16 --cudnn-benchmark \
         --kinds ours ours-bf16gn diffusers lucidrains     # issue 17: cuDNN's timed algorithms, GroupNorm without casts
+    python bench/unet_speed.py --merge A.json B.json  # issue 17's target: ours at its best over the faster peer at its best
+
+With more than one setting, --interleave ends with each model's best setting and ours at its best over each peer at its
+best (chained through ours's round-by-round ratios, see best_settings); --merge does the same over the --out files of
+several runs, taking each peer's ratio from one run.
 """
 import argparse, json, platform, resource, statistics, subprocess, sys, time
+from pathlib import Path
 
 SIZES = {
     'mnist28': dict(channels=1, size=28, train_batch=32),
@@ -221,6 +227,54 @@ def show(r, label='', peak=None):
           f"{r['train_step_spread'][1]:.3f})  sample {r['sample_s_per_eval']:.3f} s/eval@64  peak {r['peak_mem_mb']:.0f} MB  "
           f"(training CPU s: user {r['train_user_s']:.0f}, sys {r['train_sys_s']:.0f}) {label}", flush=True)
 
+PEERS = ('diffusers', 'lucidrains')
+
+def setting_name(r) -> str: return ('bf16' if r['amp'] else 'fp32') + ('+compile' if r.get('compile') else '')   # older files: eager only
+
+def best_settings(results:list, size:str) -> dict:
+    """Each model's fastest setting among one process's interleaved results at `size`, and ours at its best over each
+    peer at its best (issue 17's target: 1.3x the faster peer). The ratio is chained through ours, so that the part
+    measured round by round carries it: (ours over the peer, per-round median, in the peer's best setting) x (ours in
+    its best setting over ours in that one). When both bests share a setting, the second factor is 1."""
+    rows = {setting_name(r): r for r in results if r['size'] == size}
+    best = {}
+    for name, r in rows.items():
+        for k, v in r['train_img_s'].items():
+            if k not in best or v > best[k]['img_s']: best[k] = dict(img_s=v, setting=name, mfu=r.get('mfu', {}).get(k))
+    if 'ours' not in best: return dict(size=size, best=best, ours_over={})
+    o = best['ours']
+    over = {k: rows[b['setting']]['ours_over'][k] * o['img_s'] / rows[b['setting']]['train_img_s']['ours']
+            for k, b in best.items() if k in PEERS}
+    return dict(size=size, settings=list(rows), best=best, ours_over=over)
+
+def show_best(b:dict, source:str=''):
+    if not b['ours_over']: return
+    print(f"{b['size']} at each model's best of {', '.join(b['settings'])}{source}: " +
+          ', '.join(f"{k} {v['img_s']:.1f} img/s ({v['setting']}" + (f", MFU {v['mfu']:.1%})" if v['mfu'] is not None else ')')
+                    for k, v in b['best'].items()) +
+          '; ours at its best over ' + ', '.join(f'{k} at its best {v:.2f}x' for k, v in b['ours_over'].items()), flush=True)
+
+def merge(files:list):
+    """Ours at its best over each peer at its best, from the --interleave JSON files of several runs (bench/gpu_session.sh
+    times compiled diffusers and compiled lucidrains in separate calls). Each peer's ratio comes from the run that timed it
+    in the most settings (then: one with a compiled setting; then the later file), so it never spans two runs; the headline
+    is the smallest, against the faster peer."""
+    runs = []
+    for f in files:
+        d = json.load(open(f))
+        if not d.get('interleave'): raise SystemExit(f'{f} is not the --out file of an --interleave run: nothing to merge')
+        runs.append((f, d['results']))
+    for size in dict.fromkeys(r['size'] for _, rs in runs for r in rs):
+        chosen, rank = {}, lambda b: (len(b['settings']), any(n.endswith('+compile') for n in b['settings']))
+        for f, rs in runs:
+            b = best_settings(rs, size)
+            for k, v in b['ours_over'].items():
+                if k not in chosen or rank(b) >= rank(chosen[k][2]): chosen[k] = (v, f, b)
+        for f, b in {f: b for v, f, b in chosen.values()}.items(): show_best(b, f' ({Path(f).name})')
+        if chosen:
+            k, (v, f, _) = min(chosen.items(), key=lambda kv: kv[1][0])
+            print(f'{size}: ours at its best over the faster peer at its best ({k}, {Path(f).name}): {v:.2f}x', flush=True)
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--device', default='cpu'); p.add_argument('--steps', type=int, default=6)
@@ -237,8 +291,10 @@ def main():
     p.add_argument('--kinds', nargs='*', default=['ours', 'diffusers', 'lucidrains'],
                    help="models for --interleave, 'ours' among them (also: ours-contiguous, ours-plain, ours-bf16gn, ours-fused)")
     p.add_argument('--cudnn-benchmark', action='store_true', help='with --interleave on CUDA: cuDNN times its convolution algorithms for every model')
+    p.add_argument('--merge', nargs='+', metavar='JSON', help='only summarise: ours at its best over each peer at its best, from --interleave --out files')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.merge: return merge(a.merge)
     if a.one:
         kind, size, amp, comp = a.one
         print(json.dumps(run_one(kind, size, a.device, amp == '1', comp == '1', a.steps, 3, a.train_batch, a.keep_memory, a.compile_mode))); return
@@ -263,6 +319,8 @@ def main():
                       ', '.join(f'{k} {v:.2f} (MFU {r["mfu"][k]:.1%})' for k, v in r['train_img_s'].items()) + '; ours over ' +
                       ', '.join(f"{k} {v:.2f}x (quartiles {q[0]:.2f}-{q[1]:.2f})" for (k, v), q in
                                 zip(r['ours_over'].items(), r['ours_over_quartiles'].values())), flush=True)
+        if len(settings) > 1:
+            for size in a.sizes: show_best(best_settings(results, size))
         if a.out:
             with open(a.out, 'w') as f: json.dump(dict(versions=versions(), interleave=True, cudnn_benchmark=a.cudnn_benchmark,
                                                        compile_mode=a.compile_mode, peaks_tflops=peaks, results=results), f, indent=1)
