@@ -7,6 +7,7 @@
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl
 # and .fmnist/ with the Fashion-MNIST idx files (both folders ignored by git, carried to the machine). Rehearse it on the
 # CPU first (`bash tools/rehearse_gpu_session.sh`, 20 s): every command must parse its options or reach the GPU.
+# `bash bench/gpu_prepare.sh` makes both folders and rehearses, in about 10 s.
 # Every part runs under its own time limit and writes into $OUT as it goes:
 #   speed   train() against a bare step (mnist28, batch 128, bf16) and the U-Net against its peers, eager;
 #   check   tools/gpu_check.py: every notebook under `nbdev_test --flags cuda`, beside the training, sampling and CLI checks
