@@ -137,8 +137,10 @@ def main():
             if k == 'ours': raise
             results['failed'][k] = f'{type(e).__name__}: {str(e)[:300]}'; print(f'{k} dropped: {results["failed"][k]}', flush=True)
     candidates = [k for k in a.kinds if k in ('ours-bf16gn', 'ours-fused') and k not in results['failed']]
-    if candidates: results['bf16_error'] = compare_groupnorms(a.preset, device, min(a.batch, 32), ['ours'] + candidates)
-    if a.out:
-        with open(a.out, 'w') as f: json.dump(results, f, indent=1)
+    def save():
+        if a.out:
+            with open(a.out, 'w') as f: json.dump(results, f, indent=1)
+    save()                                  # the profiles are kept even if the comparison below fails
+    if candidates: results['bf16_error'] = compare_groupnorms(a.preset, device, min(a.batch, 32), ['ours'] + candidates); save()
 
 if __name__ == '__main__': main()
