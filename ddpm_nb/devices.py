@@ -41,14 +41,21 @@ def to_device(t:Tensor, device) -> Tensor:
     "t on `device`: from the CPU without waiting for the GPU's queued work; from a GPU as a plain copy, which must arrive before it is read."
     return t.to(device, non_blocking=t.device.type == 'cpu')
 
+def _non_blocking(args, kwargs) -> bool:
+    "The non_blocking flag of a .to, .cuda or copy_ call: a keyword, or the first bool among the positional arguments."
+    return bool(kwargs.get('non_blocking', next((a for a in args[1:] if isinstance(a, bool)), False)))
+
 class CopyLog(TorchFunctionMode):
-    "Every copy of a tensor to another device made while active, as (from, to, blocks) in `.copies`."
+    "Every copy of a tensor to another device made while active (.to, .cuda, .cpu, copy_), as (from, to, blocks) in `.copies`."
     def __init__(self): super().__init__(); self.copies = []
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
+        kwargs, name = kwargs or {}, getattr(func, '__name__', '')
         out = func(*args, **kwargs)
-        if getattr(func, '__name__', '') == 'to' and isinstance(out, Tensor) and out.device != args[0].device:
-            self.copies.append((args[0].device.type, out.device.type, not kwargs.get('non_blocking', False)))
+        if name == 'copy_': src, dst = args[1], args[0]                     # dst.copy_(src[, non_blocking])
+        elif name in ('to', 'cuda', 'cpu'): src, dst = args[0], out
+        else: return out
+        if isinstance(src, Tensor) and isinstance(dst, Tensor) and src.device != dst.device:
+            self.copies.append((src.device.type, dst.device.type, not _non_blocking(args, kwargs)))
         return out
 
 # %% ../nbs/10_devices.ipynb #42f54d11
