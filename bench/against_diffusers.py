@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
-"""Our samplers against diffusers' schedulers, a peer's implementation of the same papers, step for step.
+"""Our noise schedules, forward process and samplers against diffusers' schedulers, a peer's implementation of the same
+papers, step for step.
 
-    pip install -r bench/requirements.txt && python bench/peer_samplers.py
+    pip install -r bench/requirements.txt && python bench/against_diffusers.py
+
+First the tables and targets (chapters 01-03), in float64 on our side against diffusers' float32:
+- betas: `linear`, `quadratic` (diffusers' `scaled_linear`), `cosine` (`squaredcos_cap_v2`) and `sigmoid`, agreement:
+  relative difference under 1e-6; `rescale_zero_terminal_snr` against diffusers' function of the same name, both in
+  float64, under 1e-12;
+- `q_sample` against `add_noise`, and the v target against `get_velocity`, on the same x0, noise and t.
 
 Both run the same model, schedule (diffusers' float32 betas, fed to our NoiseSchedule), start noise x_T and generator
 seed, and the final samples are compared. The model is chapter 03's exact predictor for Gaussian data
@@ -22,7 +29,8 @@ import math, sys
 from pathlib import Path
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ddpm_nb.diffusion import gaussian_optimal_predictor
+from ddpm_nb.diffusion import gaussian_optimal_predictor, target_from
+from ddpm_nb.schedules import get_betas, rescale_zero_terminal_snr
 from ddpm_nb.sampling import sample_batch, spaced_timesteps
 from ddpm_nb.schedules import NoiseSchedule
 
@@ -50,17 +58,28 @@ def main():
     ours = NoiseSchedule(betas)
     x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
     rows, failed = [], 0
-    print(f'diffusers {diffusers.__version__}, torch {torch.__version__}; largest |ours - diffusers| over the final samples, '
-          f'relative to their largest entry (agreement: below {TOL:g})')
+    print(f'diffusers {diffusers.__version__}, torch {torch.__version__}; largest |ours - diffusers|, relative to the largest '
+          f'entry (agreement: below 1e-6 for the betas, {TOL:g} for the rest)')
 
-    def compare(name, a, b, expect_same=True, why=''):
+    def compare(name, a, b, expect_same=True, why='', tol=TOL):
         nonlocal failed
         d = ((a - b).abs().max() / b.abs().max()).item()
-        ok = d < TOL
+        ok = d < tol
         verdict = ('agree' if ok else 'DIFFER') if expect_same else ('differ, as expected' if not ok else 'agree (unexpected)')
         if expect_same != ok: failed += 1
         print(f'  {name:58s} {d:9.2e}  {verdict}{"  " + why if why else ""}')
 
+    for name, peer_name in (('linear', 'linear'), ('quadratic', 'scaled_linear'), ('cosine', 'squaredcos_cap_v2'), ('sigmoid', 'sigmoid')):
+        compare(f'betas: {name} against {peer_name!r}', get_betas(name, T), DDPMScheduler(T, beta_schedule=peer_name).betas.double(), tol=1e-6)
+    # zero terminal SNR: diffusers' own function, fed the same float64 betas (its scheduler would round them through float32)
+    from diffusers.schedulers.scheduling_ddpm import rescale_zero_terminal_snr as peer_rescale
+    compare('betas: rescale_zero_terminal_snr, both in float64', rescale_zero_terminal_snr(get_betas('linear', T)),
+            peer_rescale(get_betas('linear', T)), tol=1e-12)
+    g = torch.Generator().manual_seed(5)
+    x0, noise, t = torch.rand(SHAPE, generator=g) * 2 - 1, torch.randn(SHAPE, generator=g), torch.randint(0, T, (SHAPE[0],), generator=g)
+    peer = DDPMScheduler(T, beta_schedule='linear')
+    compare('q_sample against add_noise', ours.q_sample(x0, t, noise), peer.add_noise(x0, noise, t))
+    compare('the v target against get_velocity', target_from(ours, x0, t, noise, 'v'), peer.get_velocity(x0, noise, t))
     for target, ptype in (('eps', 'epsilon'), ('v', 'v_prediction')):
         model = gaussian_optimal_predictor(ours, MU, SIGMA, target=target)
         for var, vtype in (('large', 'fixed_large'), ('small', 'fixed_small')):
