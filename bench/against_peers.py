@@ -1,29 +1,32 @@
 #!/usr/bin/env python3
-"""Our noise schedules, forward process and samplers against diffusers' schedulers, a peer's implementation of the same
-papers, step for step.
+"""The course's numerics against peers' implementations of the same papers: an outside check (bench/RESULTS.md).
 
-    pip install -r bench/requirements.txt && python bench/against_diffusers.py
+    pip install -r bench/requirements.txt && python bench/against_peers.py
 
-First the tables and targets (chapters 01-03), in float64 on our side against diffusers' float32:
-- betas: `linear`, `quadratic` (diffusers' `scaled_linear`), `cosine` (`squaredcos_cap_v2`) and `sigmoid`, agreement:
-  relative difference under 1e-6; `rescale_zero_terminal_snr` against diffusers' function of the same name, both in
-  float64, under 1e-12;
-- `q_sample` against `add_noise`, and the v target against `get_velocity`, on the same x0, noise and t.
-
-Both run the same model, schedule (diffusers' float32 betas, fed to our NoiseSchedule), start noise x_T and generator
-seed, and the final samples are compared. The model is chapter 03's exact predictor for Gaussian data
-(`gaussian_optimal_predictor`), so the trajectories are those of a perfect network, not of noise. Where the two
-implementations follow the same convention they must agree to float32 rounding (largest difference under 1e-4 of the
-samples' scale); the script exits 1 if one does not. Where the conventions differ, the difference is printed and
-explained, not asserted away:
-
-- ours `ddpm` against `DDPMScheduler` (1000 steps, both variances, clipping on and off, eps and v prediction);
-- ours `ddim` against `DDIMScheduler` (`set_alpha_to_one=True`, no `steps_offset`), eta 0 and 1, spacings `leading`
-  and `trailing`;
-- ours `dpmpp_2m` against `DPMSolverMultistepScheduler` (`dpmsolver++`, order 2, `final_sigmas_type='zero'`), spacing
-  `trailing`, clipping off (diffusers' solver does not clip);
-- and the one known difference: DDIM with `linspace` spacing. diffusers steps from t to t - T // n, which is not the next
-  timestep it visits when n does not divide T evenly into the linspace grid; ours steps to the next visited timestep.
+1. diffusers' schedulers (chapters 01-03 and 07), in float64 on our side against diffusers' float32 where it stores so:
+   - betas: `linear`, `quadratic` (diffusers' `scaled_linear`), `cosine` (`squaredcos_cap_v2`) and `sigmoid`, agreement:
+     relative difference under 1e-6; `rescale_zero_terminal_snr` against diffusers' function of the same name, both in
+     float64, under 1e-12;
+   - `q_sample` against `add_noise`, and the v target against `get_velocity`, on the same x0, noise and t;
+   - the samplers, step for step. Both run the same model, schedule (diffusers' float32 betas, fed to our
+     NoiseSchedule), start noise x_T and generator seed, and the final samples are compared. The model is chapter 03's
+     exact predictor for Gaussian data (`gaussian_optimal_predictor`), so the trajectories are those of a perfect
+     network. Where the two follow the same convention they must agree to float32 rounding (under 1e-4 of the samples'
+     scale):
+     ours `ddpm` against `DDPMScheduler` (1000 steps, both variances, clipping on and off, eps and v prediction);
+     ours `ddim` against `DDIMScheduler` (`set_alpha_to_one=True`, no `steps_offset`), eta 0 and 1, spacings `leading`
+     and `trailing`; ours `dpmpp_2m` against `DPMSolverMultistepScheduler` (`dpmsolver++`, order 2,
+     `final_sigmas_type='zero'`), spacing `trailing`, clipping off (diffusers' solver does not clip).
+     One convention differs, and the difference is shown, not asserted away: DDIM with `linspace` spacing. diffusers
+     steps from t to t - T // n, which is not the next timestep it visits; ours steps to the next visited timestep.
+2. The sample-quality metrics of chapter 08, on the same feature matrices (two correlated Gaussian clouds that overlap
+   in part, 2000 x 64, float64):
+   - `frechet_distance` against pytorch-fid's `calculate_frechet_distance` (scipy's sqrtm) and torch-fidelity's
+     `fid_statistics_to_metric` (eigenvalues of S_a S_b), under 1e-8;
+   - `kernel_distance` on the whole sets (one subset of all points: no random draw to differ) against torch-fidelity's
+     KID, under 1e-8;
+   - `precision_recall` (k = 3) against torch-fidelity's, which must give the same two shares.
+The script exits 1 if any comparison is not as expected.
 """
 import math, sys
 from pathlib import Path
@@ -118,8 +121,40 @@ def main():
         compare(f'ddim, 30 steps, linspace, eta 0, {target}', ours_run(ours, model, x_T, 4, ts, 'ddim', target=target, clip_x0=False),
                 peer_run(peer, model, x_T, 4), expect_same=False,
                 why=f'(diffusers steps {ts[0]} -> {ts[0] - T // 30}, ours {ts[0]} -> {ts[1]})')
+    failed += metrics()
     print(f'{failed} comparison(s) not as expected' if failed else 'every comparison as expected')
     sys.exit(1 if failed else 0)
+
+
+def metrics() -> int:
+    "Chapter 08's Frechet distance, KID and precision/recall against pytorch-fid's and torch-fidelity's; returns the failures."
+    import numpy as np
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torch_fidelity.metric_prc import prc_features_to_metric
+    from ddpm_nb.metrics import frechet_distance, kernel_distance, precision_recall
+    g, n, d = torch.Generator().manual_seed(7), 2000, 64
+    mix = lambda: torch.eye(d, dtype=torch.float64) + 0.1 * torch.randn(d, d, generator=g, dtype=torch.float64)
+    a, b = (torch.randn(n, d, generator=g, dtype=torch.float64) @ mix() for _ in range(2))   # two correlated clouds, overlapping
+    stats = [dict(mu=x.numpy().mean(0), sigma=np.cov(x.numpy(), rowvar=False)) for x in (a, b)]
+    rel = lambda u, v: abs(u - v) / abs(v)
+    ours_fd = frechet_distance(a, b)
+    ours_kid = kernel_distance(a, b, subsets=1, subset_size=n)[0]
+    theirs_kid = kid_features_to_metric(a, b, kid_subsets=1, kid_subset_size=n, kid_kernel='poly', kid_kernel_poly_degree=3,
+                                        kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, rng_seed=0, verbose=False)['kernel_inception_distance_mean']
+    p, r = precision_recall(a.float(), b.float(), k=3)                       # ours: (real, fake); theirs: (generated, real)
+    prc = prc_features_to_metric(b.float(), a.float(), prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False)
+    rows = [('frechet_distance against pytorch-fid', ours_fd, calculate_frechet_distance(stats[0]['mu'], stats[0]['sigma'], stats[1]['mu'], stats[1]['sigma']), 1e-8),
+            ('frechet_distance against torch-fidelity', ours_fd, fid_statistics_to_metric(stats[0], stats[1], False)['frechet_inception_distance'], 1e-8),
+            ('kernel_distance (all points) against torch-fidelity', ours_kid, theirs_kid, 1e-8),
+            ('precision_recall: precision against torch-fidelity', p, prc['precision'], 1e-12),
+            ('precision_recall: recall against torch-fidelity', r, prc['recall'], 1e-12)]
+    bad = 0
+    for name, ours, theirs, tol in rows:
+        ok = rel(ours, theirs) < tol; bad += not ok
+        print(f'  {name:58s} {rel(ours, theirs):9.2e}  {"agree" if ok else "DIFFER"}  (ours {ours:.6g}, theirs {theirs:.6g})')
+    return bad
 
 
 if __name__ == '__main__': main()
