@@ -26,6 +26,11 @@
    - `kernel_distance` on the whole sets (one subset of all points: no random draw to differ) against torch-fidelity's
      KID, under 1e-8;
    - `precision_recall` (k = 3) against torch-fidelity's, which must give the same two shares.
+3. The U-Net of chapter 04 (`cifar10` preset, the paper's CIFAR-10 model) against diffusers' UNet2DModel in the same
+   configuration, given our weights layer by layer: the same function, to float64 rounding. Then with each convention
+   of the paper's TensorFlow code (as in google/ddpm-*'s configs) changed alone, where ours differs: GroupNorm eps 1e-6,
+   TensorFlow's SAME padding before the stride-2 convolutions, the embedding as [sin, cos] with 10000^(-i/(half-1));
+   and diffusers' default of 8-channel heads. Each must change the output, so the check sees it.
 The script exits 1 if any comparison is not as expected.
 """
 import math, sys
@@ -122,6 +127,7 @@ def main():
                 peer_run(peer, model, x_T, 4), expect_same=False,
                 why=f'(diffusers steps {ts[0]} -> {ts[0] - T // 30}, ours {ts[0]} -> {ts[1]})')
     failed += metrics()
+    failed += unet()
     print(f'{failed} comparison(s) not as expected' if failed else 'every comparison as expected')
     sys.exit(1 if failed else 0)
 
@@ -154,6 +160,89 @@ def metrics() -> int:
     for name, ours, theirs, tol in rows:
         ok = rel(ours, theirs) < tol; bad += not ok
         print(f'  {name:58s} {rel(ours, theirs):9.2e}  {"agree" if ok else "DIFFER"}  (ours {ours:.6g}, theirs {theirs:.6g})')
+    return bad
+
+
+def _blocks(down, mid, up) -> list:
+    "(kind, module) in the order the forward pass meets them: res, attn, down, up."
+    return [*down, *mid, *up]
+
+def _ours_blocks(m) -> list:
+    from ddpm_nb.unet import Downsample, SelfAttention, Upsample
+    def walk(layers):
+        for layer in layers:
+            if isinstance(layer, (Downsample, Upsample)): yield ('down' if isinstance(layer, Downsample) else 'up', layer)
+            else:
+                yield 'res', layer[0]
+                if isinstance(layer[1], SelfAttention): yield 'attn', layer[1]
+    return _blocks(list(walk(m.down)), [('res', m.mid[0]), ('attn', m.mid[1]), ('res', m.mid[2])], list(walk(m.up)))
+
+def _peer_blocks(m) -> list:
+    def walk(blocks, kind):
+        for b in blocks:
+            for j, r in enumerate(b.resnets):
+                yield 'res', r
+                if getattr(b, 'attentions', None): yield 'attn', b.attentions[j]
+            for s in (getattr(b, 'downsamplers', None) or getattr(b, 'upsamplers', None) or []): yield kind, s
+    mb = m.mid_block
+    return _blocks(list(walk(m.down_blocks, 'down')), [('res', mb.resnets[0]), ('attn', mb.attentions[0]), ('res', mb.resnets[1])],
+                   list(walk(m.up_blocks, 'up')))
+
+@torch.no_grad()
+def _copy_weights(ours, peer):
+    "Give diffusers' UNet2DModel our U-Net's weights, layer by layer in forward order (the q, k, v rows split out of our 1x1 qkv)."
+    def lin(dst, w, b): dst.weight.copy_(w.reshape(dst.weight.shape)); dst.bias.copy_(b)
+    def same(dst, src): lin(dst, src.weight, src.bias)
+    same(peer.time_embedding.linear_1, ours.time_emb.mlp[0]); same(peer.time_embedding.linear_2, ours.time_emb.mlp[2])
+    same(peer.conv_in, ours.conv_in); same(peer.conv_norm_out, ours.out[0]); same(peer.conv_out, ours.out[2])
+    a, b = _ours_blocks(ours), _peer_blocks(peer)
+    assert [k for k, _ in a] == [k for k, _ in b], 'the two networks are not built alike'
+    for (kind, o), (_, p) in zip(a, b):
+        if kind == 'res':
+            for dst, src in ((p.norm1, o.norm1), (p.conv1, o.conv1), (p.time_emb_proj, o.emb), (p.norm2, o.norm2), (p.conv2, o.conv2)): same(dst, src)
+            if p.conv_shortcut is not None: same(p.conv_shortcut, o.skip)
+        elif kind == 'attn':
+            C = o.proj.weight.shape[0]
+            same(p.group_norm, o.norm)
+            for j, dst in enumerate((p.to_q, p.to_k, p.to_v)): lin(dst, o.qkv.weight[j * C:(j + 1) * C], o.qkv.bias[j * C:(j + 1) * C])
+            same(p.to_out[0], o.proj)
+        else: same(p.conv, o.conv)
+    return len(a)
+
+def unet() -> int:
+    """Our U-Net as chapter 04 builds it (the `cifar10` preset: the DDPM paper's CIFAR-10 model) against diffusers'
+    UNet2DModel in the same configuration, given the same weights: the two must compute the same function (float64).
+    The configuration follows ours where conventions differ from the paper's TensorFlow original (as in google/ddpm-*):
+    one attention head, the timestep embedding as [cos, sin] with frequencies 10000^(-i/half), GroupNorm eps 1e-5 and a
+    symmetric padding before the stride-2 convolutions."""
+    from diffusers import UNet2DModel
+    from ddpm_nb.unet import UNet, randomize_zero_params
+    torch.manual_seed(0)
+    ours = randomize_zero_params(UNet.from_preset('cifar10')).double().eval()     # every branch switched on
+    like_ours = dict(sample_size=32, in_channels=3, out_channels=3, layers_per_block=2, block_out_channels=(128, 256, 256, 256),
+                     down_block_types=('DownBlock2D', 'AttnDownBlock2D', 'DownBlock2D', 'DownBlock2D'),
+                     up_block_types=('UpBlock2D', 'UpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'), attention_head_dim=None,
+                     flip_sin_to_cos=True, freq_shift=0, norm_eps=1e-5, downsample_padding=1)
+    g = torch.Generator().manual_seed(8)
+    x, t = torch.randn(2, 3, 32, 32, generator=g, dtype=torch.float64), torch.tensor([10, 700])
+    with torch.no_grad(): a = ours(x, t)
+    bad = 0
+    # the same configuration must agree; each convention of the paper's TensorFlow code (google/ddpm-*'s config) or
+    # diffusers' default heads, changed alone, must not: so the check sees each of them
+    for name, change in [('same configuration', {}), ('GroupNorm eps 1e-6 (paper)', dict(norm_eps=1e-6)),
+                         ("stride-2 padding as TF's SAME (paper)", dict(downsample_padding=0)),
+                         ('embedding [sin, cos], 10000^(-i/(half-1)) (paper)', dict(flip_sin_to_cos=False, freq_shift=1)),
+                         ("diffusers' default heads, 8 channels each", dict(attention_head_dim=8))]:
+        peer = UNet2DModel(**{**like_ours, **change}).double().eval()
+        n_ours, n_peer = (sum(p.numel() for p in m.parameters()) for m in (ours, peer))
+        blocks = _copy_weights(ours, peer)
+        with torch.no_grad(): b = peer(x, t).sample
+        d = ((a - b).abs().max() / b.abs().max()).item()
+        same = d < 1e-10
+        ok = same == (not change) and n_ours == n_peer; bad += not ok
+        verdict = ('agree' if same else 'DIFFER') if not change else ('differ, as expected' if not same else 'agree (unexpected)')
+        print(f'  {"U-Net (cifar10) against UNet2DModel: " + name:58s} {d:9.2e}  {verdict}' +
+              (f'  ({n_ours:,d} parameters each, {blocks} blocks mapped, float64)' if not change else ''))
     return bad
 
 

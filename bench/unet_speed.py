@@ -70,8 +70,8 @@ def build(kind, size_name):
             for mod in m.modules():
                 if type(mod) is FloatGroupNorm: mod.__class__ = cls
         return m, lambda m, x, t: m(x, t)
-    if kind == 'diffusers':
-        from diffusers import UNet2DModel
+    if kind in ('diffusers', 'diffusers-heads8'):  # one attention head, as ours and the paper's model (google/ddpm-*'s configs);
+        from diffusers import UNet2DModel        # -heads8: diffusers' default of 8-channel heads (32 heads at 256 channels)
         if size_name == 'mnist28':   # our preset's layout, with diffusers' own scale-shift ResNet blocks
             cfg = dict(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(64, 128, 128),
                        down_block_types=('DownBlock2D', 'AttnDownBlock2D', 'DownBlock2D'),
@@ -80,7 +80,7 @@ def build(kind, size_name):
             cfg = dict(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(128, 256, 256, 256),
                        down_block_types=('DownBlock2D', 'AttnDownBlock2D', 'DownBlock2D', 'DownBlock2D'),
                        up_block_types=('UpBlock2D', 'UpBlock2D', 'AttnUpBlock2D', 'UpBlock2D'))
-        m = UNet2DModel(layers_per_block=2, dropout=0.1, **cfg)
+        m = UNet2DModel(layers_per_block=2, dropout=0.1, attention_head_dim=8 if kind == 'diffusers-heads8' else None, **cfg)
         return m, lambda m, x, t: m(x, t).sample
     if kind == 'lucidrains':
         from denoising_diffusion_pytorch import Unet
@@ -289,7 +289,7 @@ def main():
     p.add_argument('--settings', nargs='*', choices=['fp32', 'bf16', 'fp32+compile', 'bf16+compile'],
                    help='precisions and compilation to time (default: CPU fp32 [+bf16, +compile]; GPU fp32, bf16, bf16+compile)')
     p.add_argument('--kinds', nargs='*', default=['ours', 'diffusers', 'lucidrains'],
-                   help="models for --interleave, 'ours' among them (also: ours-contiguous, ours-plain, ours-bf16gn, ours-fused)")
+                   help="models for --interleave, 'ours' among them (also: ours-contiguous, ours-plain, ours-bf16gn, ours-fused, diffusers-heads8)")
     p.add_argument('--cudnn-benchmark', action='store_true', help='with --interleave on CUDA: cuDNN times its convolution algorithms for every model')
     p.add_argument('--merge', nargs='+', metavar='JSON', help='only summarise: ours at its best over each peer at its best, from --interleave --out files')
     p.add_argument('--one', nargs=4, metavar=('KIND', 'SIZE', 'AMP', 'COMPILE'), help=argparse.SUPPRESS)

@@ -33,7 +33,8 @@ class TimeEmbedding(nn.Module):
         super().__init__()
         self.dim = dim
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.SiLU(), nn.Linear(4 * dim, 4 * dim))
-    def forward(self, t:Tensor) -> Tensor: return self.mlp(timestep_embedding(t, self.dim))
+    def forward(self, t:Tensor) -> Tensor:
+        return self.mlp(timestep_embedding(t, self.dim).to(self.mlp[0].weight.dtype))   # a float64 model gets float64 (float32: no copy)
 
 # %% ../nbs/04_unet.ipynb #f3b1e24a
 def group_norm(ch:int, max_groups:int=32) -> nn.GroupNorm:
