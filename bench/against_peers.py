@@ -33,17 +33,26 @@
    and diffusers' default of 8-channel heads. Each must change the output, so the check sees it.
 The script exits 1 if any comparison is not as expected.
 """
-import math, sys
+import sys
 from pathlib import Path
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm_nb.diffusion import gaussian_optimal_predictor, target_from
-from ddpm_nb.schedules import get_betas, rescale_zero_terminal_snr
 from ddpm_nb.sampling import sample_batch, spaced_timesteps
-from ddpm_nb.schedules import NoiseSchedule
+from ddpm_nb.schedules import NoiseSchedule, get_betas, rescale_zero_terminal_snr
 
 T, SHAPE, TOL = 1000, (16, 1, 4, 4), 1e-4
 MU, SIGMA = 0.3, 0.5                      # Gaussian data: x0 ~ N(0.3, 0.5^2) per pixel, well inside [-1, 1]
+
+
+def compare(name, a, b, tol=TOL, expect_same=True, why='') -> int:
+    "Print the largest |a - b| relative to b's largest entry and the verdict; 1 if it is not as expected."
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    d = ((a - b).abs().max() / b.abs().max()).item()
+    same = d < tol
+    verdict = ('agree' if same else 'DIFFER') if expect_same else ('differ, as expected' if not same else 'agree (unexpected)')
+    print(f'  {name:76s} {d:9.2e}  {verdict}{"  " + why if why else ""}')
+    return int(same != expect_same)
 
 
 def peer_run(sched, model, x_T, seed, **step_kw):
@@ -59,77 +68,56 @@ def ours_run(schedule, model, x_T, seed, ts, sampler, **kw):
     return sample_batch(model, schedule, x_T.clone(), ts, sampler, generator=torch.Generator().manual_seed(seed), **kw)[0]
 
 
-def main():
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
-    import diffusers
-    betas = DDPMScheduler(num_train_timesteps=T, beta_schedule='linear').betas      # float32, as every diffusers scheduler holds them
-    ours = NoiseSchedule(betas)
-    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
-    rows, failed = [], 0
-    print(f'diffusers {diffusers.__version__}, torch {torch.__version__}; largest |ours - diffusers|, relative to the largest '
-          f'entry (agreement: below 1e-6 for the betas, {TOL:g} for the rest)')
-
-    def compare(name, a, b, expect_same=True, why='', tol=TOL):
-        nonlocal failed
-        d = ((a - b).abs().max() / b.abs().max()).item()
-        ok = d < tol
-        verdict = ('agree' if ok else 'DIFFER') if expect_same else ('differ, as expected' if not ok else 'agree (unexpected)')
-        if expect_same != ok: failed += 1
-        print(f'  {name:58s} {d:9.2e}  {verdict}{"  " + why if why else ""}')
-
-    for name, peer_name in (('linear', 'linear'), ('quadratic', 'scaled_linear'), ('cosine', 'squaredcos_cap_v2'), ('sigmoid', 'sigmoid')):
-        compare(f'betas: {name} against {peer_name!r}', get_betas(name, T), DDPMScheduler(T, beta_schedule=peer_name).betas.double(), tol=1e-6)
-    # zero terminal SNR: diffusers' own function, fed the same float64 betas (its scheduler would round them through float32)
+def tables(ours) -> int:
+    "Betas, zero-terminal-SNR rescaling, q_sample and the v target against diffusers'."
+    from diffusers import DDPMScheduler
     from diffusers.schedulers.scheduling_ddpm import rescale_zero_terminal_snr as peer_rescale
-    compare('betas: rescale_zero_terminal_snr, both in float64', rescale_zero_terminal_snr(get_betas('linear', T)),
-            peer_rescale(get_betas('linear', T)), tol=1e-12)
+    bad = 0
+    for name, peer_name in (('linear', 'linear'), ('quadratic', 'scaled_linear'), ('cosine', 'squaredcos_cap_v2'), ('sigmoid', 'sigmoid')):
+        bad += compare(f'betas: {name} against {peer_name!r}', get_betas(name, T), DDPMScheduler(T, beta_schedule=peer_name).betas.double(), 1e-6)
+    # diffusers' own function, fed the same float64 betas (its scheduler would round them through float32)
+    bad += compare('betas: rescale_zero_terminal_snr, both in float64', rescale_zero_terminal_snr(get_betas('linear', T)),
+                   peer_rescale(get_betas('linear', T)), 1e-12)
     g = torch.Generator().manual_seed(5)
     x0, noise, t = torch.rand(SHAPE, generator=g) * 2 - 1, torch.randn(SHAPE, generator=g), torch.randint(0, T, (SHAPE[0],), generator=g)
     peer = DDPMScheduler(T, beta_schedule='linear')
-    compare('q_sample against add_noise', ours.q_sample(x0, t, noise), peer.add_noise(x0, noise, t))
-    compare('the v target against get_velocity', target_from(ours, x0, t, noise, 'v'), peer.get_velocity(x0, noise, t))
-    for target, ptype in (('eps', 'epsilon'), ('v', 'v_prediction')):
-        model = gaussian_optimal_predictor(ours, MU, SIGMA, target=target)
-        for var, vtype in (('large', 'fixed_large'), ('small', 'fixed_small')):
+    bad += compare('q_sample against add_noise', ours.q_sample(x0, t, noise), peer.add_noise(x0, noise, t))
+    bad += compare('the v target against get_velocity', target_from(ours, x0, t, noise, 'v'), peer.get_velocity(x0, noise, t))
+    return bad
+
+
+def samplers(ours, target, ptype) -> int:
+    "Our three samplers against diffusers' schedulers on the exact oracle, for one prediction target."
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+    model, bad = gaussian_optimal_predictor(ours, MU, SIGMA, target=target), 0
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+    common = dict(num_train_timesteps=T, beta_schedule='linear', prediction_type=ptype)
+    for var, vtype in (('large', 'fixed_large'), ('small', 'fixed_small')):
+        for clip in (False, True):
+            peer = DDPMScheduler(**common, variance_type=vtype, clip_sample=clip); peer.set_timesteps(T)
+            bad += compare(f'ddpm, {T} steps, {target}, var {var}, clip {clip}',
+                           ours_run(ours, model, x_T, 1, list(range(T - 1, -1, -1)), 'ddpm', var_type=var, target=target, clip_x0=clip),
+                           peer_run(peer, model, x_T, 1))
+    ddim = lambda spacing, clip: DDIMScheduler(**common, clip_sample=clip, set_alpha_to_one=True, steps_offset=0, timestep_spacing=spacing)
+    for spacing in ('leading', 'trailing'):
+        for eta in (0.0, 1.0):
             for clip in (False, True):
-                peer = DDPMScheduler(num_train_timesteps=T, beta_schedule='linear', variance_type=vtype, clip_sample=clip,
-                                     prediction_type=ptype)
-                peer.set_timesteps(T)
-                compare(f'ddpm, {T} steps, {target}, var {var}, clip {clip}',
-                        ours_run(ours, model, x_T, 1, list(range(T - 1, -1, -1)), 'ddpm', var_type=var, target=target, clip_x0=clip),
-                        peer_run(peer, model, x_T, 1))
-        for spacing in ('leading', 'trailing'):
-            for eta in (0.0, 1.0):
-                for clip in (False, True):
-                    peer = DDIMScheduler(num_train_timesteps=T, beta_schedule='linear', clip_sample=clip, set_alpha_to_one=True,
-                                         steps_offset=0, timestep_spacing=spacing, prediction_type=ptype)
-                    peer.set_timesteps(50)
-                    ts = spaced_timesteps(T, 50, spacing)
-                    assert ts == peer.timesteps.tolist(), (spacing, ts[:5], peer.timesteps[:5])
-                    compare(f'ddim, 50 steps, {spacing}, eta {eta:g}, {target}, clip {clip}',
-                            ours_run(ours, model, x_T, 2, ts, 'ddim', eta=eta, target=target, clip_x0=clip),
-                            peer_run(peer, model, x_T, 2, eta=eta))
-        for n in (10, 20):
-            peer = DPMSolverMultistepScheduler(num_train_timesteps=T, beta_schedule='linear', algorithm_type='dpmsolver++',
-                                               solver_order=2, timestep_spacing='trailing', final_sigmas_type='zero',
-                                               prediction_type=ptype)
-            peer.set_timesteps(n)
-            ts = spaced_timesteps(T, n, 'trailing')
-            assert ts == peer.timesteps.tolist(), (ts, peer.timesteps)
-            compare(f'dpmpp_2m, {n} steps, trailing, {target}',
-                    ours_run(ours, model, x_T, 3, ts, 'dpmpp_2m', target=target, clip_x0=False), peer_run(peer, model, x_T, 3))
-        peer = DDIMScheduler(num_train_timesteps=T, beta_schedule='linear', clip_sample=False, set_alpha_to_one=True,
-                             steps_offset=0, timestep_spacing='linspace', prediction_type=ptype)
-        peer.set_timesteps(30)
-        ts = spaced_timesteps(T, 30, 'linspace')
-        assert ts == peer.timesteps.tolist(), (ts[:5], peer.timesteps[:5])
-        compare(f'ddim, 30 steps, linspace, eta 0, {target}', ours_run(ours, model, x_T, 4, ts, 'ddim', target=target, clip_x0=False),
-                peer_run(peer, model, x_T, 4), expect_same=False,
-                why=f'(diffusers steps {ts[0]} -> {ts[0] - T // 30}, ours {ts[0]} -> {ts[1]})')
-    failed += metrics()
-    failed += unet()
-    print(f'{failed} comparison(s) not as expected' if failed else 'every comparison as expected')
-    sys.exit(1 if failed else 0)
+                peer, ts = ddim(spacing, clip), spaced_timesteps(T, 50, spacing); peer.set_timesteps(50)
+                assert ts == peer.timesteps.tolist(), (spacing, ts[:5], peer.timesteps[:5])
+                bad += compare(f'ddim, 50 steps, {spacing}, eta {eta:g}, {target}, clip {clip}',
+                               ours_run(ours, model, x_T, 2, ts, 'ddim', eta=eta, target=target, clip_x0=clip), peer_run(peer, model, x_T, 2, eta=eta))
+    for n in (10, 20):
+        peer = DPMSolverMultistepScheduler(**common, algorithm_type='dpmsolver++', solver_order=2, timestep_spacing='trailing',
+                                           final_sigmas_type='zero'); peer.set_timesteps(n)
+        ts = spaced_timesteps(T, n, 'trailing')
+        assert ts == peer.timesteps.tolist(), (ts, peer.timesteps)
+        bad += compare(f'dpmpp_2m, {n} steps, trailing, {target}', ours_run(ours, model, x_T, 3, ts, 'dpmpp_2m', target=target, clip_x0=False),
+                       peer_run(peer, model, x_T, 3))
+    peer, ts = ddim('linspace', False), spaced_timesteps(T, 30, 'linspace'); peer.set_timesteps(30)
+    assert ts == peer.timesteps.tolist(), (ts[:5], peer.timesteps[:5])
+    bad += compare(f'ddim, 30 steps, linspace, eta 0, {target}', ours_run(ours, model, x_T, 4, ts, 'ddim', target=target, clip_x0=False),
+                   peer_run(peer, model, x_T, 4), expect_same=False, why=f'(diffusers steps {ts[0]} -> {ts[0] - T // 30}, ours {ts[0]} -> {ts[1]})')
+    return bad
 
 
 def metrics() -> int:
@@ -144,30 +132,22 @@ def metrics() -> int:
     mix = lambda: torch.eye(d, dtype=torch.float64) + 0.1 * torch.randn(d, d, generator=g, dtype=torch.float64)
     a, b = (torch.randn(n, d, generator=g, dtype=torch.float64) @ mix() for _ in range(2))   # two correlated clouds, overlapping
     stats = [dict(mu=x.numpy().mean(0), sigma=np.cov(x.numpy(), rowvar=False)) for x in (a, b)]
-    rel = lambda u, v: abs(u - v) / abs(v)
     ours_fd = frechet_distance(a, b)
-    ours_kid = kernel_distance(a, b, subsets=1, subset_size=n)[0]
-    theirs_kid = kid_features_to_metric(a, b, kid_subsets=1, kid_subset_size=n, kid_kernel='poly', kid_kernel_poly_degree=3,
-                                        kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, rng_seed=0, verbose=False)['kernel_inception_distance_mean']
+    kid = kid_features_to_metric(a, b, kid_subsets=1, kid_subset_size=n, kid_kernel='poly', kid_kernel_poly_degree=3,
+                                 kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, rng_seed=0, verbose=False)
     p, r = precision_recall(a.float(), b.float(), k=3)                       # ours: (real, fake); theirs: (generated, real)
     prc = prc_features_to_metric(b.float(), a.float(), prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False)
-    rows = [('frechet_distance against pytorch-fid', ours_fd, calculate_frechet_distance(stats[0]['mu'], stats[0]['sigma'], stats[1]['mu'], stats[1]['sigma']), 1e-8),
-            ('frechet_distance against torch-fidelity', ours_fd, fid_statistics_to_metric(stats[0], stats[1], False)['frechet_inception_distance'], 1e-8),
-            ('kernel_distance (all points) against torch-fidelity', ours_kid, theirs_kid, 1e-8),
+    rows = [('frechet_distance against pytorch-fid', ours_fd, calculate_frechet_distance(*stats[0].values(), *stats[1].values()), 1e-8),
+            ('frechet_distance against torch-fidelity', ours_fd, fid_statistics_to_metric(*stats, False)['frechet_inception_distance'], 1e-8),
+            ('kernel_distance (all points) against torch-fidelity', kernel_distance(a, b, subsets=1, subset_size=n)[0],
+             kid['kernel_inception_distance_mean'], 1e-8),
             ('precision_recall: precision against torch-fidelity', p, prc['precision'], 1e-12),
             ('precision_recall: recall against torch-fidelity', r, prc['recall'], 1e-12)]
-    bad = 0
-    for name, ours, theirs, tol in rows:
-        ok = rel(ours, theirs) < tol; bad += not ok
-        print(f'  {name:58s} {rel(ours, theirs):9.2e}  {"agree" if ok else "DIFFER"}  (ours {ours:.6g}, theirs {theirs:.6g})')
-    return bad
+    return sum(compare(name, ours, theirs, tol, why=f'(ours {ours:.6g}, theirs {theirs:.6g})') for name, ours, theirs, tol in rows)
 
-
-def _blocks(down, mid, up) -> list:
-    "(kind, module) in the order the forward pass meets them: res, attn, down, up."
-    return [*down, *mid, *up]
 
 def _ours_blocks(m) -> list:
+    "(kind, module) in the order the forward pass meets them: res, attn, down, up."
     from ddpm_nb.unet import Downsample, SelfAttention, Upsample
     def walk(layers):
         for layer in layers:
@@ -175,9 +155,10 @@ def _ours_blocks(m) -> list:
             else:
                 yield 'res', layer[0]
                 if isinstance(layer[1], SelfAttention): yield 'attn', layer[1]
-    return _blocks(list(walk(m.down)), [('res', m.mid[0]), ('attn', m.mid[1]), ('res', m.mid[2])], list(walk(m.up)))
+    return [*walk(m.down), ('res', m.mid[0]), ('attn', m.mid[1]), ('res', m.mid[2]), *walk(m.up)]
 
 def _peer_blocks(m) -> list:
+    "The same list for diffusers' UNet2DModel."
     def walk(blocks, kind):
         for b in blocks:
             for j, r in enumerate(b.resnets):
@@ -185,8 +166,8 @@ def _peer_blocks(m) -> list:
                 if getattr(b, 'attentions', None): yield 'attn', b.attentions[j]
             for s in (getattr(b, 'downsamplers', None) or getattr(b, 'upsamplers', None) or []): yield kind, s
     mb = m.mid_block
-    return _blocks(list(walk(m.down_blocks, 'down')), [('res', mb.resnets[0]), ('attn', mb.attentions[0]), ('res', mb.resnets[1])],
-                   list(walk(m.up_blocks, 'up')))
+    return [*walk(m.down_blocks, 'down'), ('res', mb.resnets[0]), ('attn', mb.attentions[0]), ('res', mb.resnets[1]),
+            *walk(m.up_blocks, 'up')]
 
 @torch.no_grad()
 def _copy_weights(ours, peer):
@@ -227,7 +208,7 @@ def unet() -> int:
     x, t = torch.randn(2, 3, 32, 32, generator=g, dtype=torch.float64), torch.tensor([10, 700])
     with torch.no_grad(): a = ours(x, t)
     bad = 0
-    # the same configuration must agree; each convention of the paper's TensorFlow code (google/ddpm-*'s config) or
+    # the same configuration must agree; each convention of the paper's TensorFlow code (google/ddpm-*'s configs) or
     # diffusers' default heads, changed alone, must not: so the check sees each of them
     for name, change in [('same configuration', {}), ('GroupNorm eps 1e-6 (paper)', dict(norm_eps=1e-6)),
                          ("stride-2 padding as TF's SAME (paper)", dict(downsample_padding=0)),
@@ -237,13 +218,20 @@ def unet() -> int:
         n_ours, n_peer = (sum(p.numel() for p in m.parameters()) for m in (ours, peer))
         blocks = _copy_weights(ours, peer)
         with torch.no_grad(): b = peer(x, t).sample
-        d = ((a - b).abs().max() / b.abs().max()).item()
-        same = d < 1e-10
-        ok = same == (not change) and n_ours == n_peer; bad += not ok
-        verdict = ('agree' if same else 'DIFFER') if not change else ('differ, as expected' if not same else 'agree (unexpected)')
-        print(f'  {"U-Net (cifar10) against UNet2DModel: " + name:58s} {d:9.2e}  {verdict}' +
-              (f'  ({n_ours:,d} parameters each, {blocks} blocks mapped, float64)' if not change else ''))
+        bad += int(n_ours != n_peer) + compare(f'U-Net against UNet2DModel: {name}', a, b, 1e-10, expect_same=not change,
+                                               why='' if change else f'({n_ours:,d} parameters each, {blocks} blocks mapped, float64)')
     return bad
+
+
+def main():
+    import diffusers
+    from diffusers import DDPMScheduler
+    print(f'diffusers {diffusers.__version__}, torch {torch.__version__}; largest |ours - peer|, relative to the largest '
+          f'entry (agreement: below 1e-6 for the betas, {TOL:g} for the samplers, tighter where noted)')
+    ours = NoiseSchedule(DDPMScheduler(num_train_timesteps=T, beta_schedule='linear').betas)   # diffusers' float32 betas
+    failed = tables(ours) + samplers(ours, 'eps', 'epsilon') + samplers(ours, 'v', 'v_prediction') + metrics() + unet()
+    print(f'{failed} comparison(s) not as expected' if failed else 'every comparison as expected')
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == '__main__': main()
