@@ -347,7 +347,7 @@ def main():
         for amp, comp in settings:
             rows = {r['kind']: r for r in results if r['size'] == size and r['amp'] == amp and r['compile'] == comp}
             if 'ours' not in rows: continue
-            peers = [rows[k] for k in ('diffusers', 'lucidrains') if k in rows]
+            peers = [rows[k] for k in PEERS if k in rows]
             if not peers: continue
             best = max(peers, key=lambda r: r['train_img_s'])
             print(f"{size} amp={int(amp)} compile={int(comp)}: ours / faster peer ({best['kind']}) training throughput = "
