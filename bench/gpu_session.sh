@@ -9,7 +9,8 @@
 # CPU first (`bash tools/rehearse_gpu_session.sh`, 20 s): every command must parse its options or reach the GPU.
 # `bash bench/gpu_prepare.sh` makes both folders and rehearses, in about 10 s.
 # Every part runs under its own time limit and writes into $OUT as it goes:
-#   speed   train() against a bare step (mnist28, batch 128, bf16) and the U-Net against its peers, eager;
+#   speed   train() against a bare step (mnist28, batch 128, bf16) and the U-Net against its peers, eager (diffusers with
+#           one attention head as ours, and with its default 8-channel heads as the H100 entry of 2026-11-27 measured);
 #   check   tools/gpu_check.py: every notebook under `nbdev_test --flags cuda`, beside the training, sampling and CLI checks
 #           (and the count of train()'s host synchronisations, 4 steps against 12);
 #   ab      our U-Net against itself without channels-last and with the paper's plain layers, and the peers (cifar10);
@@ -52,7 +53,7 @@ speed)
   timeout 80 python3 bench/training_speed.py --device cuda --preset mnist28 --batch 128 --steps 50 --rounds 3 >> "$OUT/speed.log" 2>&1
   say unet_speed cifar10 eager
   timeout 120 python3 bench/unet_speed.py --device cuda --sizes cifar10 --train-batch 128 --interleave --steps 20 \
-      --settings fp32 bf16 --out "$OUT/unet_cifar10.json" >> "$OUT/speed.log" 2>&1
+      --settings fp32 bf16 --kinds ours diffusers diffusers-heads8 lucidrains --out "$OUT/unet_cifar10.json" >> "$OUT/speed.log" 2>&1
   say unet_speed mnist28 eager
   timeout 50 python3 bench/unet_speed.py --device cuda --sizes mnist28 --train-batch 128 --interleave --steps 20 \
       --settings bf16 --out "$OUT/unet_mnist28.json" >> "$OUT/speed.log" 2>&1
