@@ -241,7 +241,7 @@ def best_settings(results:list, size:str) -> dict:
     for name, r in rows.items():
         for k, v in r['train_img_s'].items():
             if k not in best or v > best[k]['img_s']: best[k] = dict(img_s=v, setting=name, mfu=r.get('mfu', {}).get(k))
-    if 'ours' not in best: return dict(size=size, best=best, ours_over={})
+    if 'ours' not in best: return dict(size=size, settings=list(rows), best=best, ours_over={})
     o = best['ours']
     over = {k: rows[b['setting']]['ours_over'][k] * o['img_s'] / rows[b['setting']]['train_img_s']['ours']
             for k, b in best.items() if k in PEERS}
