@@ -1,21 +1,30 @@
 #!/usr/bin/env python3
-"""Run notebooks top to bottom and save them with their outputs, so GitHub, Colab and the docs show the pictures.
+"""Run notebooks top to bottom, as a learner's "Run All" does, and save them with their outputs and a freshness stamp.
 
-`python tools/execute.py nbs/01_forward_process.ipynb ...` (inside the dev environment). Cells flagged
-with a test flag (`#| slow`, `#| cuda`) are skipped unless named with --flags, exactly as `nbdev_test`
-does; figures are saved as plain PNG (not retina) to keep notebooks small. Run `nbdev_clean` afterwards.
+`python tools/execute.py nbs/01_forward_process.ipynb ...` (inside the dev environment). Every code cell runs, those
+flagged `#| slow` and `#| cuda` included (a cuda cell checks for a GPU itself and says in one line what it skipped), and
+`IN_TEST` is removed from the environment so the chapter runs at learner settings. Each executed code cell gets
+`metadata.source_hash`, a hash of its source, which `nbdev_clean` keeps (`allowed_cell_metadata_keys` in settings.ini)
+and `tools/check_notebooks.py` compares with the source: an output whose cell changed since is reported stale. A whole
+run also records its wall time in the notebook's metadata (`run_seconds`), which the checker compares with the
+chapter's `**Run time:**` line. Figures are saved as plain PNG to keep notebooks small. Run `nbdev_clean` afterwards.
 
 A failing cell stops the run and leaves the notebook as it was; the outputs up to the failure are written to
 `<tmp>/<name>.failed.ipynb`, so the numbers behind a failed assert can be read.
 
 `--cells 4 5 6 11 14` runs only those cells (indices into the notebook's cells, markdown included) and keeps every other
-cell's stored outputs: for refreshing a few cells of a long chapter. List the cells they depend on too."""
-import argparse, sys, tempfile, time
+cell's stored outputs and stamps: for refreshing a few cells of a long chapter. List the cells they depend on too.
+`--skip slow` skips cells with that flag (their outputs and stamps are cleared), for a quicker look while editing."""
+import argparse, hashlib, os, sys, tempfile, time
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
 from fastcore.xtras import working_directory
-from nbdev.config import get_config
+
+
+def source_hash(source: str) -> str:
+    "The stamp of a code cell: the first 16 hex digits of the SHA-256 of its source."
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 class Shell(CaptureShell):
@@ -26,20 +35,26 @@ class Shell(CaptureShell):
         return super()._run(raw_cell, *args, **kwargs)
 
 
+def flags_of(source):
+    return {l[2:].strip().split()[0] for l in source.splitlines() if l.startswith('#|') and l[2:].strip()}
+
+
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('notebooks', nargs='+', type=Path)
-    p.add_argument('--flags', nargs='*', default=[])
+    p.add_argument('--skip', nargs='*', default=[], help='test flags whose cells are not run (default: run every cell)')
     p.add_argument('--cells', nargs='*', type=int, default=None, help='run only these cells; the others keep their outputs')
     a = p.parse_args()
-    skip = set(get_config().tst_flags.split()) - set(a.flags)
+    os.environ.pop('IN_TEST', None)   # learner settings, not the test's
+    skip = set(a.skip)
 
     def no_eval(cell):
         if cell.cell_type != 'code' or 'nbdev_export(' in cell.source: return True
-        if a.cells is not None and cell.idx_ not in a.cells: return True   # keeps its stored outputs
+        if a.cells is not None and cell.idx_ not in a.cells: return True   # keeps its stored outputs and stamp
         if any(l.replace(' ', '') == '#|eval:false' for l in cell.source.splitlines()): return True   # as nbdev_test does
-        flags = {l[2:].strip().split()[0] for l in cell.source.splitlines() if l.startswith('#|') and l[2:].strip()}
-        if flags & skip: cell.outputs = []; return True
+        if flags_of(cell.source) & skip:
+            cell.outputs = []; cell.metadata.pop('source_hash', None); return True
+        cell.metadata['source_hash'] = source_hash(cell.source)   # removed again below if the run fails
         return False
 
     for path in a.notebooks:
@@ -54,8 +69,10 @@ def main():
             kept = Path(tempfile.gettempdir()) / f'{path.stem}.failed.ipynb'   # outside nbs/, where nbdev_test would find it
             write_nb(nb, kept)                          # the outputs up to the failure, to read the numbers behind it
             sys.exit(f'{path} failed: not saved; its outputs up to the failing cell are in {kept}')
+        secs = time.time() - start
+        if a.cells is None and not skip: nb.metadata['run_seconds'] = round(secs)   # a whole Run All, timed
         write_nb(nb, path)
-        print(f'{path}: executed in {time.time() - start:.1f} s, {path.stat().st_size / 1e6:.2f} MB')
+        print(f'{path}: executed in {secs:.1f} s, {path.stat().st_size / 1e6:.2f} MB')
 
 
 if __name__ == '__main__': main()

@@ -6,17 +6,17 @@ development requirements, and then:
   1. checks that README.md is in sync with nbs/index.ipynb (tools/readme.py --check);
   2. checks that `nbdev_export` and `nbdev_clean` change no tracked file (package and notebooks in sync);
   3. checks that the installed package imports without nbdev, from a wheel built from the repository;
-  4. runs every notebook's tests with plain `nbdev_test`, all in one command as nbdev users run it (several notebooks share
-     a worker process, so a notebook that leaves global state behind breaks the ones after it);
-  5. runs them again one notebook per process, timing each (a failure here and not in 4, or the reverse, points at
-     state shared between notebooks).
-It ends with one line `N passed, M failed`, counting the notebook runs of 5 and the combined run of 4, and exits
-non-zero on any failure.
+  4. checks every notebook with tools/check_notebooks.py (no history in the prose, every output fresh from its cell's
+     current source, a stated run time within the 10-minute budget), after its own self-test;
+  5. runs every notebook's tests once, with `nbdev_test --flags cuda --timing` as nbdev users run it: the `#| cuda`
+     cells run too, and on a machine without a GPU each must skip itself (a learner's Run All does the same).
+     Two workers with one thread each: on 2 cores that measured fastest (bench/RESULTS.md, "The test command").
+It ends with one line `N passed, M failed`, counting notebooks, and exits non-zero on any failure.
 
-Options: --flags slow cuda   also run cells flagged `#| slow` / `#| cuda`
-         --no-install        reuse .venv as it is
-         --no-combined       skip step 4 (quicker while editing one notebook)
-         NOTEBOOK ...        test only these notebooks (the checks still run)
+Options: --flags slow       also run cells flagged `#| slow`
+         --no-install       reuse .venv as it is
+         --workers N        nbdev_test workers (default 2); --threads T: torch threads per worker (default 1)
+         NOTEBOOK ...       test only these notebooks (the checks still run)
 """
 import argparse, hashlib, os, subprocess, sys, tempfile, time, venv
 from pathlib import Path
@@ -83,33 +83,39 @@ def check_installed_import():
     return []
 
 
-def test_combined(flags):
-    "Plain `nbdev_test` over nbs/, with nbdev's default number of workers."
+def check_notebooks():
+    problems = []
+    if run([PY, 'tools/check_notebooks.py', '--self-test']).returncode:
+        problems.append('tools/check_notebooks.py failed its self-test')
+    if run([PY, 'tools/check_notebooks.py']).returncode:
+        problems.append('tools/check_notebooks.py found problems in the notebooks: see the lines above')
+    return problems
+
+
+def nbdev_test(path, flags, workers, threads):
+    "One `nbdev_test` over `path` (nbs/ when None); returns (name, passed) for each notebook it tested."
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    cmd = [BIN / 'nbdev_test', '--flags', ' '.join(['cuda'] + flags), '--timing', '--n_workers', workers]
+    if path is not None: cmd += ['--path', path]
+    nbs = [path] if path is not None else sorted((ROOT / 'nbs').glob('[!_]*.ipynb'))
     start = time.time()
-    r = run([BIN / 'nbdev_test'] + (['--flags', ' '.join(flags)] if flags else []))
-    secs = time.time() - start
-    print(f'{"PASS" if r.returncode == 0 else "FAIL"}  nbdev_test over all notebooks, in one command  ({secs:.1f} s)', flush=True)
-    return [('nbdev_test (all)', r.returncode == 0, secs)]
-
-
-def test_notebooks(nbs, flags):
-    results = []
-    for nb in nbs:
-        cmd = [BIN / 'nbdev_test', '--path', nb] + (['--flags', ' '.join(flags)] if flags else [])
-        start = time.time()
-        r = run(cmd)
-        secs = time.time() - start
-        results.append((nb, r.returncode == 0, secs))
-        print(f'{"PASS" if r.returncode == 0 else "FAIL"}  {nb.relative_to(ROOT)}  ({secs:.1f} s)', flush=True)
-    return results
+    r = run(cmd, env=env, capture_output=True, text=True)
+    sys.stdout.write(r.stdout); sys.stderr.write(r.stderr)
+    tail = r.stderr.split('Failed On The Following Notebooks:')
+    failed = {l.strip() for l in tail[-1].splitlines()[2:] if l.strip()} if r.returncode and len(tail) > 1 else set()
+    print(f'nbdev_test over {len(nbs)} notebook(s), {workers} worker(s) of {threads} thread(s): '
+          f'{time.time() - start:.1f} s', flush=True)
+    if r.returncode and not failed: return [(str(path or 'nbs/'), False)]   # it failed before naming a notebook
+    return [(nb.name, nb.name not in failed) for nb in nbs]
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('notebooks', nargs='*', type=Path, help='notebooks to test (default: all of nbs/)')
-    p.add_argument('--flags', nargs='*', default=[], help='test flags to enable, e.g. slow cuda')
+    p.add_argument('--flags', nargs='*', default=[], help='more test flags to enable, e.g. slow')
     p.add_argument('--no-install', action='store_true', help='reuse the existing .venv')
-    p.add_argument('--no-combined', action='store_true', help='skip the run of nbdev_test over all notebooks in one command')
+    p.add_argument('--workers', type=int, default=2, help='nbdev_test workers')
+    p.add_argument('--threads', type=int, default=1, help='torch threads per worker')
     a = p.parse_args()
     if sys.version_info < (3, 10): sys.exit(f'ddpm_nb needs Python >= 3.10; this is {sys.version.split()[0]}')
     # Tests never download: make the Hugging Face libraries fail fast instead of retrying.
@@ -118,13 +124,16 @@ def main():
     if not a.no_install or not PY.exists(): install()
     print(f'environment ready in {time.time() - t0:.0f} s', flush=True)
 
-    problems = check_export_clean() + check_readme() + check_installed_import()
+    problems = check_export_clean() + check_readme() + check_installed_import() + check_notebooks()
     for msg in problems: print(f'FAIL  check: {msg}', flush=True)
-    if not problems: print('PASS  checks: README in sync, export/clean idempotent, package imports without nbdev')
+    if not problems: print('PASS  checks: README in sync, export/clean idempotent, package imports without nbdev, '
+                           'notebooks fresh and free of history')
 
-    nbs = [n.resolve() for n in a.notebooks] or sorted((ROOT / 'nbs').glob('[!_]*.ipynb'))
-    results = ([] if a.no_combined or a.notebooks else test_combined(a.flags)) + test_notebooks(nbs, a.flags)
-    passed = sum(ok for _, ok, _ in results)
+    paths = [n.resolve() for n in a.notebooks] or [None]
+    results = [res for path in paths for res in nbdev_test(path, a.flags, a.workers, a.threads)]
+    passed = sum(ok for _, ok in results)
+    for name, ok in results:
+        if not ok: print(f'FAIL  {name}')
     print(f'total time {time.time() - t0:.0f} s')
     if problems: print(f'{len(problems)} repository check(s) failed: see the FAIL lines above')
     print(f'{passed} passed, {len(results) - passed} failed')
