@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['default_device', 'to_device', 'CopyLog', 'randn', 'DeviceGuard', 'rtol_for', 'free_memory', 'check_fits',
-           'rank_world', 'autocast_dtype']
+           'rank_world', 'native_bf16', 'autocast_dtype']
 
 # %% ../nbs/10_devices.ipynb #b8ecd421
 import os
@@ -137,12 +137,18 @@ def rank_world() -> tuple:
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
 
+def native_bf16(device) -> bool:
+    "Whether a CUDA device computes bf16 on its tensor cores: compute capability 8.0 (Ampere) or newer."
+    return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
+
 def autocast_dtype(amp:str, # 'auto', 'bf16', 'fp16' or 'none'
                    device) -> torch.dtype:
-    "The autocast dtype for amp on device, or None for full precision."
+    "The autocast dtype for amp on device, or None for full precision; 'auto' on CUDA is bf16 where the card has it natively, else fp16."
+    if amp not in ('auto', 'bf16', 'fp16', 'none'): raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'none', got {amp!r}")
     device = torch.device(device)
     if amp == 'none': return None
     if device.type == 'cuda':
-        return torch.bfloat16 if amp == 'bf16' or (amp == 'auto' and torch.cuda.is_bf16_supported()) else torch.float16
+        if amp == 'auto': return torch.bfloat16 if native_bf16(device) else torch.float16   # fp16: the loop adds a grad scaler
+        return torch.bfloat16 if amp == 'bf16' else torch.float16
     if amp == 'fp16': raise ValueError(f"amp='fp16' needs a CUDA device, got {device.type}; on the CPU use amp='bf16' or 'none'")
     return torch.bfloat16 if amp == 'bf16' else None
