@@ -56,7 +56,8 @@ def run_arm(arm, seed, x, a, out):
     model = UNet.from_preset(QUICKSTART['model']['preset'], **arch)
     schedule = NoiseSchedule.from_name(sched, 1000)
     # base is the eps recipe the search started from: the quick start's settings without any choice an arm makes
-    tr = {k: v for k, v in QUICKSTART['train'].items() if k not in ('val_max', 'target', 'min_snr_gamma')} | train_changes
+    tr = ({k: v for k, v in QUICKSTART['train'].items() if k not in ('val_max', 'target', 'min_snr_gamma')}
+          | dict(target='eps', min_snr_gamma=None) | train_changes)   # the paper's eps, unweighted, unless the arm says
     cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=a.steps, sample_every=a.steps,
                       log_every=max(1, a.steps // 20), progress=False, seed=seed)
     t0 = time.perf_counter()
