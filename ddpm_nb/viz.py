@@ -13,9 +13,12 @@ import matplotlib.pyplot as plt
 from matplotlib import cbook
 from pathlib import Path
 from PIL import Image
-from .diffusion import to_uint8
 
 # %% ../nbs/00_pictures.ipynb #80692e44
+def _to_uint8(x:torch.Tensor) -> torch.Tensor:
+    "Model-range images in [-1, 1] to 8-bit pixels: round((x + 1) * 127.5), clamped (chapter 01 teaches this map)."
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
 def sample_photo(size:int=64, # side of the square image in pixels
                 ) -> torch.Tensor: # (3, size, size) uint8
     "The photograph that ships with matplotlib (Grace Hopper), center-cropped to a square and resized."
@@ -32,7 +35,7 @@ def show_images(x:torch.Tensor, # (B, C, H, W) images in [-1, 1] (or uint8); C i
     "Show a batch of images as one grid of titled panels."
     x = x.detach().cpu()
     if x.ndim == 3: x = x[None]
-    if x.dtype != torch.uint8: x = to_uint8(x)
+    if x.dtype != torch.uint8: x = _to_uint8(x)
     n = len(x); ncols = min(ncols, n); nrows = math.ceil(n / ncols)
     title_h = 0 if titles is None else 0.2 * max(str(t).count('\n') + 1 for t in titles)
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + title_h) + 0.4 * bool(suptitle)), squeeze=False)
@@ -50,7 +53,7 @@ def show_images(x:torch.Tensor, # (B, C, H, W) images in [-1, 1] (or uint8); C i
 def grid_image(x, # (B, C, H, W) images in [-1, 1]
                nrow:int=8, pad:int=2):
     "One PIL image holding a batch as a grid, nrow images per row."
-    x = to_uint8(x).cpu()
+    x = _to_uint8(x).cpu()
     B, C, H, W = x.shape
     grid = torch.zeros(C, math.ceil(B / nrow) * (H + pad) + pad, nrow * (W + pad) + pad, dtype=torch.uint8)
     for i in range(B):
