@@ -176,7 +176,7 @@ def _from_hub(name:str, download:bool) -> Path:
                 raise FileNotFoundError(f'could not fetch {name!r} from the Hugging Face hub ({type(e).__name__}: {first}); '
                                         'check the name and the network, or pass a local folder') from None
     raise FileNotFoundError(f'{name!r} is neither a local folder nor in the Hugging Face cache; pass download=True '
-                            f'(ddpm_nb sample: --download) to fetch it, or fetch it yourself '
+                            f'to fetch it, or fetch it yourself '
                             f'(huggingface-cli download {name} --local-dir DIR) and pass DIR')
 
 def _read_weights(folder:Path) -> dict:
