@@ -54,7 +54,8 @@ def main():
         if any(l.replace(' ', '') == '#|eval:false' for l in cell.source.splitlines()): return True   # as nbdev_test does
         if flags_of(cell.source) & skip:
             cell.outputs = []; cell.metadata.pop('source_hash', None); return True
-        cell.metadata['source_hash'] = source_hash(cell.source)   # removed again below if the run fails
+        cell.outputs = []   # execnb keeps a cell's old outputs when it now shows nothing: a stale figure under a fresh stamp
+        cell.metadata['source_hash'] = source_hash(cell.source)
         return False
 
     for path in a.notebooks:
