@@ -168,6 +168,8 @@ class UNetConfig:
             raise ValueError(f'norm_eps must be a number in (0, 1), got {self.norm_eps!r}')
         if self.down_pad not in ('both', 'same'): raise ValueError(f"down_pad must be 'both' or 'same', got {self.down_pad!r}")
         if self.time_emb not in ('cos_sin', 'sin_cos'): raise ValueError(f"time_emb must be 'cos_sin' or 'sin_cos', got {self.time_emb!r}")
+        if self.time_emb == 'sin_cos' and self.base_channels < 4:
+            raise ValueError(f"time_emb='sin_cos' needs base_channels >= 4 (its frequencies are spaced by half - 1), got {self.base_channels}")
 
     @property
     def levels(self) -> int: return len(self.channel_mults)
