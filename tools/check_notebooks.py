@@ -62,7 +62,7 @@ def displays(source):
     last = tree.body[-1]
     if isinstance(last, ast.Expr) and not source.rstrip().endswith(';') and not isinstance(last.value, ast.Call): return True
     calls = _top_level_calls(tree)
-    return any(c in DISPLAYS or c == 'plt' or c == 'show' for c in calls)
+    return any(c in DISPLAYS or c in ('plt', 'show') or c.startswith(('plot_', 'show_')) for c in calls)
 
 
 def stated_seconds(line):
