@@ -27,7 +27,7 @@ def quickstart_model(run_dir=None, # run directory of the quick start; used when
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if run_dir is not None and latest_checkpoint(run_dir) is not None:
         model, schedule, meta = load_model(run_dir, device)
-        return model, schedule, meta['target']          # an earlier quick start may predict another target
+        return model, schedule, meta['target']          # the run directory records its own target
     torch.manual_seed(0)
     m = dict(QUICKSTART['model'])
     model, schedule = UNet.from_preset(m.pop('preset'), **m), NoiseSchedule.from_name('linear', 1000)
