@@ -16,7 +16,8 @@ from PIL import Image
 
 # %% ../nbs/00_pictures.ipynb #80692e44
 def _to_uint8(x:torch.Tensor) -> torch.Tensor:
-    "Model-range images in [-1, 1] to 8-bit pixels: round((x + 1) * 127.5), clamped (chapter 01 teaches this map)."
+    "Model-range images in [-1, 1] to 8-bit pixels: round((x + 1) * 127.5), clamped."
+    # the same map as chapter 01's `to_uint8`, copied here because this chapter comes first and imports no later one
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 def sample_photo(size:int=64, # side of the square image in pixels
@@ -51,7 +52,8 @@ def show_images(x:torch.Tensor, # (B, C, H, W) images in [-1, 1] (or uint8); C i
 
 # %% ../nbs/00_pictures.ipynb #84e0237e
 def grid_image(x, # (B, C, H, W) images in [-1, 1]
-               nrow:int=8, pad:int=2):
+               nrow:int=8, # images per row, that is the number of columns
+               pad:int=2): # black pixels around every image
     "One PIL image holding a batch as a grid, nrow images per row."
     x = _to_uint8(x).cpu()
     B, C, H, W = x.shape
@@ -62,7 +64,8 @@ def grid_image(x, # (B, C, H, W) images in [-1, 1]
     return Image.fromarray(grid[0].numpy() if C == 1 else grid.permute(1, 2, 0).numpy())
 
 def save_grid(x, # (B, C, H, W) images in [-1, 1]
-              path, nrow:int=8, pad:int=2):
+              path, nrow:int=8, # images per row (columns)
+              pad:int=2):
     "Save a batch of images as one PNG grid, nrow images per row."
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     grid_image(x, nrow, pad).save(path)
@@ -72,12 +75,14 @@ def plot_history(history:dict, ax=None):
     "Training loss (and validation loss, when present) against the step."
     if ax is None: _, ax = plt.subplots(figsize=(6, 3))
     ax.plot(history['step'], history['loss'], label='training loss')
+    # EMA weights: a running average of the weights during training, which chapter 06 introduces
     if history.get('val_step'): ax.plot(history['val_step'], history['val_loss'], 'o-', label='validation loss (EMA weights)')
     ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.set_yscale('log'); ax.legend(); return ax
 
 # %% ../nbs/00_pictures.ipynb #4910e48d
 def save_gif(frames, # sequence of (B, C, H, W) batches in [-1, 1], one per frame
-             path, nrow:int=8, ms:int=80, # milliseconds per frame
+             path, nrow:int=8, # images per row (columns) of each frame's grid
+             ms:int=80, # milliseconds per frame
              hold:int=1500, # milliseconds on the last frame
              scale:int=2): # upscaling, so small images stay visible
     "Save an animated GIF of image grids (for example a denoising path)."
