@@ -91,7 +91,7 @@ def _resample_ours(a, dev, eta, ema):
     from ddpm_nb.checkpoints import load_model
     run = Path(a.out) / 'ours_run'
     if not run.is_dir(): sys.exit(f'{run} not found: run --methods ours first')
-    model, s, meta = load_model(run, dev, ema=ema)
+    model, s, meta = load_model(run, dev, weights='ema' if ema else 'raw')
     out, t_sample = _sample_ours(model, s, a, dev, eta, meta['target'])
     return model, out, 0.0, t_sample, f'DDIM, 50 steps, eta {eta:g}, trailing, {"EMA" if ema else "raw"} weights (model of ours)'
 
