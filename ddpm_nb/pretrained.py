@@ -204,7 +204,7 @@ def load_diffusers(source, # a diffusers folder, or a hub name such as 'google/d
     state = _read_weights(folder)
     try: model.load_state_dict(state_dict_from_diffusers(state, model))
     except (ValueError, RuntimeError) as e: raise ValueError(f'{folder}: the weights do not fit its config.json: {e}') from None
-    schedule, meta = None, dict(target='eps', var_type='small', clip_x0=True)   # the paper's, where no scheduler is saved
+    schedule, meta = None, dict(target='eps', var_type='small', clip_x0=True)   # DDPMScheduler's defaults, where no scheduler is saved
     for f in (path / 'scheduler_config.json', path / 'scheduler' / 'scheduler_config.json', folder / 'scheduler_config.json'):
         if f.is_file(): schedule, meta = schedule_from_diffusers(json.loads(f.read_text())); break
     weights = next(f for f in _WEIGHTS if (folder / f).is_file())
