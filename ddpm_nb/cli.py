@@ -303,6 +303,7 @@ def cmd_train(args) -> Path:
     autocast_dtype(args.amp, dev)                         # --amp fp16 without CUDA: refused here, before --out is touched
     device, rank = init_distributed(str(dev) if args.device else None)
     saved = _claim_out(args)
+    train_config(args, 1, saved)                          # a bad value (--lr nan, --ema-decay 1, ...) is refused before the data is read
     check_fits(200 * args.timesteps, 'cpu', f'--timesteps {args.timesteps}: the noise schedule\'s tables')   # about 200 bytes a step
     torch.manual_seed(args.seed)                              # the initial weights, too, follow --seed
     ds, model = data_and_model(args, device or dev)

@@ -224,7 +224,7 @@ def cases():
         ('sample --device meta', ['sample', '{run}', '--device', 'meta'], E, 'meta', {}),
         # data read as it is
         ('a folder of 16x16 grayscale images: a 16x16 one-channel model', ['train', *T, '--train-steps', '1', '--data', '{gray16}', '--out', '{tmp}/g16'], O, model_is(1, 16), dict(out='g16')),
-        ('a folder of RGB class folders: a 20x20 RGB model', ['train', *T, '--train-steps', '1', '--data', '{rgb_classes}', '--image-size', '16', '--out', '{tmp}/rgbc'], O, model_is(3, 16), dict(out='rgbc')),
+        ('a folder of RGB class folders, --image-size 16', ['train', *T, '--train-steps', '1', '--data', '{rgb_classes}', '--image-size', '16', '--out', '{tmp}/rgbc'], O, model_is(3, 16), dict(out='rgbc')),
         ('images beside class folders (mixed layout)', ['train', *T, '--train-steps', '1', '--data', '{mixed_layout}', '--out', '{tmp}/ml'], E, 'sub-folder', {}),
         ('images of different sizes, no --image-size', ['train', *T, '--train-steps', '1', '--data', '{mixed_sizes}', '--out', '{tmp}/ms'], E, '--image-size', {}),
         ('images of different sizes, --image-size 16', ['train', *T, '--train-steps', '1', '--data', '{mixed_sizes}', '--image-size', '16', '--out', '{tmp}/ms16'], O, model_is(1, 16), dict(out='ms16')),
