@@ -6,8 +6,9 @@ flagged `#| slow` and `#| cuda` included (a cuda cell checks for a GPU itself an
 `IN_TEST` is removed from the environment so the chapter runs at learner settings. Each executed code cell gets
 `metadata.source_hash`, a hash of its source, which `nbdev_clean` keeps (`allowed_cell_metadata_keys` in settings.ini)
 and `tools/check_notebooks.py` compares with the source: an output whose cell changed since is reported stale. A whole
-run also records its wall time in the notebook's metadata (`run_seconds`), which the checker compares with the
-chapter's `**Run time:**` line. Figures are saved as plain PNG to keep notebooks small. Run `nbdev_clean` afterwards.
+run also records its wall time and its CPU time in the notebook's metadata (`run_seconds`, `cpu_seconds`); the checker
+compares the smaller with the chapter's `**Run time:**` line (on a machine busy with other work the wall time grows, the
+CPU time does not, and on an idle 2-core machine a run takes at most its CPU time). Figures are saved as plain PNG to keep notebooks small. Run `nbdev_clean` afterwards.
 
 A failing cell stops the run and leaves the notebook as it was; the outputs up to the failure are written to
 `<tmp>/<name>.failed.ipynb`, so the numbers behind a failed assert can be read.
@@ -15,7 +16,7 @@ A failing cell stops the run and leaves the notebook as it was; the outputs up t
 `--cells 4 5 6 11 14` runs only those cells (indices into the notebook's cells, markdown included) and keeps every other
 cell's stored outputs and stamps: for refreshing a few cells of a long chapter. List the cells they depend on too.
 `--skip slow` skips cells with that flag (their outputs and stamps are cleared), for a quicker look while editing."""
-import argparse, hashlib, os, sys, tempfile, time
+import argparse, hashlib, os, resource, sys, tempfile, time
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
 from execnb.shell import CaptureShell
@@ -33,6 +34,12 @@ class Shell(CaptureShell):
         code = raw_cell.rstrip()
         if code.endswith(';'): raw_cell = code[:-1] + '\nNone'   # execnb would drop the cell's stdout; a final None shows nothing
         return super()._run(raw_cell, *args, **kwargs)
+
+
+def _cpu_seconds():
+    "User and system CPU seconds of this process and of the child processes it has waited for."
+    return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ('ru_utime', 'ru_stime'))
 
 
 def flags_of(source):
@@ -59,7 +66,7 @@ def main():
         return False
 
     for path in a.notebooks:
-        start = time.time()
+        start, cpu0 = time.time(), _cpu_seconds()
         nb = read_nb(path)
         shell = Shell(path, mpl_format='png')
         shell._fname = path
@@ -71,9 +78,11 @@ def main():
             write_nb(nb, kept)                          # the outputs up to the failure, to read the numbers behind it
             sys.exit(f'{path} failed: not saved; its outputs up to the failing cell are in {kept}')
         secs = time.time() - start
-        if a.cells is None and not skip: nb.metadata['run_seconds'] = round(secs)   # a whole Run All, timed
+        cpu = _cpu_seconds() - cpu0
+        if a.cells is None and not skip:   # a whole Run All, timed: wall clock, and CPU time (what a busy machine cannot inflate)
+            nb.metadata['run_seconds'] = round(secs); nb.metadata['cpu_seconds'] = round(cpu)
         write_nb(nb, path)
-        print(f'{path}: executed in {secs:.1f} s, {path.stat().st_size / 1e6:.2f} MB')
+        print(f'{path}: executed in {secs:.1f} s ({cpu:.1f} s of CPU), {path.stat().st_size / 1e6:.2f} MB')
 
 
 if __name__ == '__main__': main()
