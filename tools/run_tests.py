@@ -10,7 +10,8 @@ development requirements, and then:
      current source, a stated run time within the 10-minute budget), after its own self-test;
   5. runs every notebook's tests once, with `nbdev_test --flags cuda --timing` as nbdev users run it: the `#| cuda`
      cells run too, and on a machine without a GPU each must skip itself (a learner's Run All does the same).
-     Two workers with one thread each: on 2 cores that measured fastest (bench/RESULTS.md, "The test command").
+     Two workers with one thread each: beside other busy work torch's default threads measured 4.6-5.7x slower than
+     one (bench/RESULTS.md, "Torch's CPU threads on a busy machine"), and each worker is such work for the other.
 It ends with one line `N passed, M failed`, counting notebooks, and exits non-zero on any failure.
 
 Options: --flags slow       also run cells flagged `#| slow`
