@@ -28,7 +28,7 @@ HISTORY = [r'\bissues?\s*#?\d+', r'\(#\d+\)', r'\b20\d\d-\d\d-\d\d\b', r'\b(this
            r'\bbefore the (switch|change|fix)\b', r'\bused before\b', r'\b(earlier|previous|old) (numbers|runs?)\b', r'\bthe (fix|switch|change) (of|in) \w+\b']
 ALLOW = {  # notebook name -> phrases that match a pattern above but are not history
 }
-DISPLAYS = ('print', 'display', 'show_doc', 'show_images', 'show_image', 'show_grid', 'plot_schedules')
+DISPLAYS = ('print', 'display', 'plt', 'show')   # and any plot_* or show_* call (show_doc, show_images, ...)
 
 
 def history(nb_name, text):
@@ -63,7 +63,7 @@ def displays(source):
     last = tree.body[-1]
     if isinstance(last, ast.Expr) and not source.rstrip().endswith(';') and not isinstance(last.value, ast.Call): return True
     calls = _top_level_calls(tree)
-    return any(c in DISPLAYS or c in ('plt', 'show') or c.startswith(('plot_', 'show_')) for c in calls)
+    return any(c in DISPLAYS or c.startswith(('plot_', 'show_')) for c in calls)
 
 
 def stated_seconds(line):
