@@ -62,7 +62,7 @@ def _sample_ours(model, s, a, dev, eta=1.0, target='eps'):
     return out, time.perf_counter() - t0
 
 
-def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', **arch_changes):
+def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', recipe=None, **arch_changes):
     from ddpm_nb.unet import UNet
     from ddpm_nb.schedules import NoiseSchedule
     from ddpm_nb.quickstart import QUICKSTART
@@ -75,6 +75,7 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', **arch_changes):
     s = NoiseSchedule.from_name('linear', 1000)
     tr = {k: v for k, v in QUICKSTART['train'].items() if k != 'val_max'} | dict(batch_size=a.batch_size, amp=amp)
     if lr is not None: tr['lr'] = lr
+    if recipe is not None: tr |= recipe
     cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=a.steps, sample_every=a.steps,
                       log_every=max(1, a.steps // 20), progress=False, seed=a.seed)
     t0 = time.perf_counter()
@@ -103,7 +104,8 @@ def run_ours_lr(x, a, dev):
 
 
 # ---- diffusers: examples/unconditional_image_generation/train_unconditional.py defaults ---------------------------
-def run_diffusers(x, a, dev):
+def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffusers'):
+    "prediction and snr_gamma are the example's --prediction_type and --snr_gamma (None: unweighted, its default)."
     from diffusers import UNet2DModel, DDPMScheduler, DDIMScheduler
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
@@ -111,7 +113,8 @@ def run_diffusers(x, a, dev):
     model = UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 72), layers_per_block=1,
                         down_block_types=('DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'),
                         up_block_types=('AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'), norm_num_groups=8).to(dev)
-    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear', prediction_type='epsilon')
+    sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear', prediction_type=prediction)
+    snr_all = (sched.alphas_cumprod / (1 - sched.alphas_cumprod)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
     lr = get_scheduler('cosine', optimizer=opt, num_warmup_steps=min(500, a.steps // 10), num_training_steps=a.steps)
     ema = EMAModel(model.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=0.75) if a.diffusers_ema else None
@@ -119,7 +122,12 @@ def run_diffusers(x, a, dev):
     for x0 in batches(x, a.steps, a.batch_size, a.seed):
         x0 = x0.to(dev); noise = torch.randn_like(x0)
         t = torch.randint(0, 1000, (len(x0),), device=dev)
-        loss = torch.nn.functional.mse_loss(model(sched.add_noise(x0, noise, t), t).sample, noise)
+        target = noise if prediction == 'epsilon' else sched.get_velocity(x0, noise, t)
+        err = (model(sched.add_noise(x0, noise, t), t).sample - target).pow(2).mean(dim=(1, 2, 3))
+        if snr_gamma is None: loss = err.mean()
+        else:   # min-SNR-gamma as the diffusers training examples weight it: min(SNR, gamma) / SNR for eps, / (SNR + 1) for v
+            snr = snr_all[t]
+            loss = (err * snr.clamp(max=snr_gamma) / (snr if prediction == 'epsilon' else snr + 1)).mean()
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); lr.step()
         if ema: ema.step(model.parameters())
     t_train = time.perf_counter() - t0
@@ -132,27 +140,29 @@ def run_diffusers(x, a, dev):
             img = torch.randn((min(a.sample_batch, a.n_samples - i), 1, 28, 28), generator=g, device=dev)
             for t in ddim.timesteps: img = ddim.step(model(img, t).sample, t, img, eta=0.0).prev_sample
             outs.append(img)
-    return model, torch.cat(outs), t_train, time.perf_counter() - t0, 'DDIMScheduler, 50 steps, eta 0, its default spacing' + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)')
+    return model, torch.cat(outs), t_train, time.perf_counter() - t0, 'DDIMScheduler, 50 steps, eta 0, its default spacing' + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)') + f'; {prediction}, ' + (f'min-SNR-{snr_gamma:g}' if snr_gamma else 'unweighted')
 
 
 # ---- lucidrains: GaussianDiffusion and Trainer defaults -------------------------------------------------------------
-def run_lucidrains(x, a, dev):
+def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains'):
+    "objective and min_snr are GaussianDiffusion's objective and min_snr_loss_weight (gamma 5); the defaults are its own."
     from denoising_diffusion_pytorch import Unet, GaussianDiffusion
     from ema_pytorch import EMA
     torch.manual_seed(a.seed)
     # dim 30 puts it within 2% of our parameter count (its blocks use RMSNorm, so any width works)
     net = Unet(dim=30, dim_mults=(1, 2, 2), channels=1, full_attn=(False, False, True))
-    diff = GaussianDiffusion(net, image_size=28, timesteps=1000, sampling_timesteps=50).to(dev)   # pred_v, sigmoid schedule
+    diff = GaussianDiffusion(net, image_size=28, timesteps=1000, sampling_timesteps=50, objective=objective,   # sigmoid schedule
+                             min_snr_loss_weight=min_snr, min_snr_gamma=5).to(dev)
     opt = torch.optim.Adam(diff.parameters(), lr=1e-4, betas=(0.9, 0.99))
     ema = EMA(diff, beta=0.995, update_every=10).to(dev)
     # a long CPU run can be cut off: every 250 steps its state goes to one file (written atomically), and a later call
     # with the same --out resumes from it at the same data position and random state
-    state_file, k0, t_before = Path(a.out) / 'lucidrains_state.pt', 0, 0.0
+    state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
         diff.load_state_dict(st['diff']); ema.load_state_dict(st['ema']); opt.load_state_dict(st['opt'])
         torch.set_rng_state(st['rng']); k0, t_before = st['step'], st['seconds']
-        print(f'lucidrains: resuming at step {k0} of {a.steps}', flush=True)
+        print(f'{tag}: resuming at step {k0} of {a.steps}', flush=True)
     t0 = time.perf_counter()
     for k, x0 in enumerate(batches(x, a.steps, a.batch_size, a.seed)):
         if k < k0: continue
@@ -163,14 +173,14 @@ def run_lucidrains(x, a, dev):
             torch.save(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(),
                             step=k + 1, seconds=t_before + time.perf_counter() - t0), tmp)
             os.replace(tmp, state_file)
-            print(f'lucidrains: step {k + 1} of {a.steps}, loss {loss.item():.4f}', flush=True)
+            print(f'{tag}: step {k + 1} of {a.steps}, loss {loss.item():.4f}', flush=True)
     t_train = t_before + time.perf_counter() - t0
     ema.ema_model.eval(); torch.manual_seed(a.seed)
     outs, t0 = [], time.perf_counter()
     with torch.no_grad():
         for i in range(0, a.n_samples, a.sample_batch):
             outs.append(ema.ema_model.sample(batch_size=min(a.sample_batch, a.n_samples - i)) * 2 - 1)
-    return net, torch.cat(outs), t_train, time.perf_counter() - t0, 'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights'
+    return net, torch.cat(outs), t_train, time.perf_counter() - t0, f'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights; {objective}' + (', min-SNR-5' if min_snr else ', unweighted')
 
 
 RUNNERS = dict(ours=run_ours, diffusers=run_diffusers, lucidrains=run_lucidrains)
@@ -202,15 +212,32 @@ ABLATIONS = dict(ours_eta0=run_ours_eta0, ours_raw=run_ours_raw, ours_lr1e4=run_
                  ours_rerun=run_ours_rerun, ours_seed1=run_ours_seed1)
 PEERS = ('diffusers', 'lucidrains')
 
+# ---- the recipe grid: the paper's recipe (eps, unweighted) and v + min-SNR-5, in each implementation ----------------
+# Everything else stays at each implementation's own defaults (optimizer, rate, EMA, schedule, sampler): the grid asks
+# how much of a difference is the recipe, which every implementation offers, and how much is the rest.
+def _grid(impl, recipe):
+    def run(x, a, dev):
+        tag = f'{impl}_{recipe}_s{a.seed}'
+        if impl == 'ours':
+            kw = dict(target='eps', min_snr_gamma=None) if recipe == 'eps' else dict(target='v', min_snr_gamma=5.0)
+            m, out, t_train, t_sample, sampler = run_ours(x, a, dev, tag=tag, recipe=kw)
+            return m, out, t_train, t_sample, sampler + ('; eps, unweighted' if recipe == 'eps' else '; v, min-SNR-5')
+        if impl == 'diffusers':
+            return run_diffusers(x, a, dev, *(('epsilon', None) if recipe == 'eps' else ('v_prediction', 5.0)), tag=tag)
+        return run_lucidrains(x, a, dev, *(('pred_noise', False) if recipe == 'eps' else ('pred_v', True)), tag=tag)
+    return run
+GRID = {f'{impl}_{recipe}': _grid(impl, recipe) for impl in ('ours', 'diffusers', 'lucidrains') for recipe in ('eps', 'v')}
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--methods', nargs='+', default=list(RUNNERS), choices=list(RUNNERS) + list(ABLATIONS),
+    p.add_argument('--methods', nargs='+', default=list(RUNNERS), choices=list(RUNNERS) + list(ABLATIONS) + list(GRID),
                    help='methods to run; results merge into an existing results.json in --out. Ablations of ours: '
                         'ours_eta0 (its model, DDIM eta 0), ours_raw (its model, raw weights), ours_lr1e4 (retrained at lr 1e-4), '
                         'ours_bf16 (retrained under bf16 autocast), ours_dropout and ours_dropout_torch (retrained with '
                         'dropout 0.1, with keep_mask and with F.dropout), ours_rerun (ours again, same seed, current code), '
-                        'ours_seed1 (ours with the next seed)')
+                        'ours_seed1 (ours with the next seed). The recipe grid: IMPL_eps and IMPL_v for IMPL in ours, '
+                        'diffusers, lucidrains (saved as IMPL_RECIPE_sSEED, so seeds sit side by side in one --out)')
     p.add_argument('--steps', type=int, default=2000)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--n-samples', type=int, default=5000)
@@ -242,7 +269,7 @@ def main():
         from ddpm_nb.metrics import FeatureNet
         net = FeatureNet(); net.load_state_dict(torch.load(out / 'feature_net.pt', map_location='cpu')); net.to(a.device).eval()
         print(f'feature network: {out / "feature_net.pt"} (kept from an earlier call)')
-    else: net = train_classifier(fashion('train'), steps=a.clf_steps, device=a.device, seed=a.seed)
+    else: net = train_classifier(fashion('train'), steps=a.clf_steps, device=a.device, seed=0)   # one yardstick for every seed
     ref_x, ref_y = images(test_ds, a.n_samples)
     with torch.no_grad(): acc = (net(ref_x.to(a.device)).argmax(1).cpu() == ref_y).float().mean().item()
     ref = extract_features(net, ref_x)
@@ -256,7 +283,8 @@ def main():
         sys.exit(f'{out} holds results at another --n-samples or --steps: give another --out')
     results = old.get('results', {})
     for name in a.methods:
-        model, x, t_train, t_sample, sampler = {**RUNNERS, **ABLATIONS}[name](train_x, a, a.device)
+        model, x, t_train, t_sample, sampler = {**RUNNERS, **ABLATIONS, **GRID}[name](train_x, a, a.device)
+        if name in GRID: name = f'{name}_s{a.seed}'
         u = to_uint8(x.clamp(-1, 1)).cpu()[:, 0].numpy()
         np.save(out / f'{name}_samples.npy', u)
         save_grid(torch.from_numpy(u[:64])[:, None].float() / 127.5 - 1, out / f'{name}_grid.png', nrow=16)
