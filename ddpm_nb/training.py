@@ -363,7 +363,8 @@ def _loop(model, schedule, get, train_ds, val_ds, cfg:TrainConfig, out:Path, res
     with _StopSignals(st, out) as stop:
         while st.step < cfg.steps:
             seed_step((cfg.seed * 1_000_003 + st.step) * 64 + rank, device)   # every random choice: a function of (seed, step, rank)
-            st.net.train(); loss = 0.0
+            if not st.model.training: st.net.train()    # once, and after whatever set eval(): a walk over every module
+            loss = 0.0
             for a in range(cfg.grad_accum):               # one optimizer step = grad_accum micro-batches
                 idx = batch_indices(len(train_ds), micro, st.step * cfg.grad_accum + a, cfg.seed, rank, world)
                 x, y = get(idx)
