@@ -320,7 +320,7 @@ def check_run_dir(out, resume:bool=False, overwrite:bool=False):
     if (cks or latest.exists()) and not (resume or overwrite):
         what = (f'latest checkpoint {latest.read_text().strip()}' if latest.is_file() else
                 f'{len(cks)} checkpoint folder(s), the newest {cks[-1].name}, and no latest pointer' if cks else 'a latest pointer')
-        raise RunDirError(f'{out} already holds a run ({what}); resume it, or choose overwrite to start again there')
+        raise RunDirError(f'{out} already holds a run ({what}); resume it (resume=True; --resume on the command line), or start again there (overwrite=True; --overwrite)')
 
 def claim_run(ckpt_dir:Path, resume:bool, overwrite:bool, rank:int=0):
     "A run directory belongs to one run: check_run_dir, then delete its checkpoints on overwrite and clear interrupted saves."

@@ -291,7 +291,7 @@ def judge(case, r, f, before) -> tuple:
         if left: return 'unclear', f'temporary files left behind: {left}'
     if opt.get('absent_file') and Path(f['tmp'], opt['absent_file']).exists(): return 'unclear', f'{opt["absent_file"]} written before the error'
     first = err.splitlines()[-1] if err else ''
-    info = re.compile(r'^ddpm_nb( train| sample)?: (\d+ training items|the CPU is busy|note:|using the raw)')
+    info = re.compile(r'^ddpm_nb( train| sample)?: (\d+ items from|the CPU is busy|note:|using the raw)')
     if expect == 'error':
         if r['code'] == 0: return 'silent', (r['out'].strip().splitlines() or [''])[-1][:150]
         lines = [l for l in err.splitlines() if l.strip() and not info.match(l)]   # what the command says besides its progress
