@@ -229,6 +229,18 @@ def _grid(impl, recipe):
 GRID = {f'{impl}_{recipe}': _grid(impl, recipe) for impl in ('ours', 'diffusers', 'lucidrains') for recipe in ('eps', 'v')}
 
 
+def _save_row(out, info, name, row):
+    "Merge one row into out/results.json under a lock, re-reading it first: runs with other --methods or --seed may share --out."
+    import fcntl
+    with open(out / 'results.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        f = out / 'results.json'
+        results = json.loads(f.read_text())['results'] if f.is_file() else {}
+        results[name] = row
+        tmp = f.with_suffix('.tmp'); tmp.write_text(json.dumps(dict(info=info, results=results), indent=1)); os.replace(tmp, f)
+    return results
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--methods', nargs='+', default=list(RUNNERS), choices=list(RUNNERS) + list(ABLATIONS) + list(GRID),
@@ -293,7 +305,7 @@ def main():
                              steps=a.steps, batch_size=a.batch_size)
         print(f'{name:10s} params {results[name]["params"]:,}  train {t_train:.0f} s  sample {t_sample:.0f} s  '
               f'FD {q["fd"]:.2f}  KID {q["kid"]:.4f}  precision {q["precision"]:.3f}  recall {q["recall"]:.3f}', flush=True)
-        (out / 'results.json').write_text(json.dumps(dict(info=info, results=results), indent=1))
+        results = _save_row(out, info, name, results[name])
     if 'ours' in results and any(k in results for k in PEERS):
         best = min(results[k]['fd'] for k in PEERS if k in results)
         print(f'ours / best peer FD: {results["ours"]["fd"] / best:.2f} (target <= 0.7)')
