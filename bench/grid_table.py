@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""The recipe grid as tables: implementation (ours, diffusers, lucidrains) by recipe (eps: the paper's objective,
+unweighted; v: v-prediction with min-SNR-5), one table per yardstick, from the files a grid folder holds.
+
+    python bench/grid_table.py bench/results/grid-800
+
+Yardsticks: `grid`, the FeatureNet that bench/quality_per_compute.py scored with (results.json, N test images as
+references); `cnn`, `mlp` and `pca`, the three of bench/robust_eval.py (robust_eval.json, all 10,000 test images), when
+that has been run on the folder. A cell is the FD (and KID) averaged over the seeds present, with the seeds' range of
+FD in brackets when there are two or more; a missing arm is a dash. Under the tables: for each recipe, our FD over the
+better peer's under every yardstick (the range is what a fair summary quotes), and for each implementation what
+switching eps to v changes, and chapter 08's verdict (a win needs the lower FD and KID under every yardstick).
+"""
+import json, re, sys
+from collections import defaultdict
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ddpm_nb.metrics import verdict
+
+IMPLS, RECIPES = ('ours', 'diffusers', 'lucidrains'), ('eps', 'v')
+ARM = re.compile(r'^(ours|diffusers|lucidrains)_(eps|v)_s(\d+)$')
+
+
+def arms(folder):
+    "{yardstick: {(impl, recipe): [scores of each seed]}} from results.json and, when present, robust_eval.json."
+    folder, out = Path(folder), defaultdict(lambda: defaultdict(list))
+    res = json.loads((folder / 'results.json').read_text())['results'] if (folder / 'results.json').is_file() else {}
+    for name, q in sorted(res.items()):
+        if m := ARM.match(name): out['grid'][m[1], m[2]].append(q)
+    if (folder / 'robust_eval.json').is_file():
+        for name, per in sorted(json.loads((folder / 'robust_eval.json').read_text())['scores'].items()):
+            if m := ARM.match(name):
+                for y, q in per.items(): out[y][m[1], m[2]].append(q)
+    return out
+
+
+def mean(xs): return sum(xs) / len(xs)
+
+
+def cell(qs):
+    if not qs: return '-'
+    fd = [q['fd'] for q in qs]
+    spread = f' [{min(fd):.2f}-{max(fd):.2f}]' if len(fd) > 1 else ''
+    return f'{mean(fd):.2f}{spread} ({mean([q["kid"] for q in qs]):.3f}), n={len(qs)}'
+
+
+def main(folder):
+    tables = arms(folder)
+    if not tables: sys.exit(f'no grid arms (IMPL_RECIPE_sSEED) in {folder}/results.json or robust_eval.json')
+    for y, t in tables.items():
+        print(f'\n**{y}**: FD (KID), n = seeds\n\n| | ' + ' | '.join(RECIPES) + ' |\n|---|' + '---:|' * len(RECIPES))
+        for impl in IMPLS: print(f'| {impl} | ' + ' | '.join(cell(t[impl, r]) for r in RECIPES) + ' |')
+    print()
+    for r in RECIPES:
+        ratios = {}
+        for y, t in tables.items():
+            peers = [mean([q['fd'] for q in t[p, r]]) for p in IMPLS[1:] if t[p, r]]
+            if t['ours', r] and peers: ratios[y] = mean([q['fd'] for q in t['ours', r]]) / min(peers)
+        print(f'{r}: ours / better peer present, FD: ' + (', '.join(f'{y} {v:.2f}x' for y, v in ratios.items())
+              + f' (range {min(ratios.values()):.2f}-{max(ratios.values()):.2f}x)' if ratios else 'not enough arms'))
+    for r in RECIPES:            # chapter 08's rule on the seed means: a win needs lower FD and KID under every yardstick
+        avg = lambda t, k: {q: mean([x[q] for x in t[k]]) for q in ('fd', 'kid')}
+        for peer in IMPLS[1:]:
+            if all(t['ours', r] and t[peer, r] for t in tables.values()):
+                v = verdict({y: avg(t, ('ours', r)) for y, t in tables.items()}, {y: avg(t, (peer, r)) for y, t in tables.items()})
+                print(f'{r}: ours vs {peer} under chapter 08\'s rule ({", ".join(tables)}): '
+                      + {'a': 'ours better', 'b': f'{peer} better', 'level': 'level'}[v])
+    for impl in IMPLS:
+        ch = {y: mean([q['fd'] for q in t[impl, 'v']]) / mean([q['fd'] for q in t[impl, 'eps']])
+              for y, t in tables.items() if t[impl, 'v'] and t[impl, 'eps']}
+        if ch: print(f'{impl}: FD of v over FD of eps: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ch.items()))
+
+
+if __name__ == '__main__':
+    if len(sys.argv) != 2: sys.exit(__doc__)
+    main(sys.argv[1])
