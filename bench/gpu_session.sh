@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One prepared session on a GPU machine without internet (issues 14 and 17). Run from the repository root:
 #     bash bench/gpu_session.sh [PART ...]      PART: speed, check, ab, tests, compile, compile-lucidrains, graphs,
-#                                                     fused-check, candidates, profile, probe (default: speed check)
+#                                                     fused-check, candidates, profile, probe, grid (default: speed check)
 # Needs, beside the checkout: .whl/ with the wheels the machine lacks, made on a machine with pip's registry by
 #     grep -v '^#' bench/gpu_wheels.txt | xargs python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #         --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform any -d .whl
@@ -29,6 +29,10 @@
 #            CIFAR-10, then mnist28 (at most 5.1 minutes);
 #   profile  where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind, and the
 #            bf16 error of ours-fused against float32 on CUDA), CIFAR-10: at most 70 s;
+#   grid     issue 36's recipe grid (bench/quality_per_compute.py): ours, diffusers and lucidrains, each with eps and with
+#            v + min-SNR-5, seeds 0 and 1, at 800 then 3000 steps, six processes at a time on the one card, every arm in
+#            float32 and scored with the CPU grid's feature network; samples and results.json in $OUT/grid-STEPS-cuda,
+#            tables by `python bench/grid_table.py FOLDER` (at most 9.5 minutes);
 #   probe    fused-check, candidates, profile: at most 9.4 minutes of commands (give the device tool its 600 s limit).
 # With 15 minutes of device time (a start of a minute or two, then about 12 for commands), the order that answers most
 # about issue 17's targets (bench/RESULTS.md, "A fused GroupNorm for CUDA" and "A roofline for the GPU step"): `probe`
@@ -38,7 +42,7 @@
 # fused op pays, and `compile-lucidrains`.
 set -u
 OUT=${OUT:-/tmp/gpu_session}; mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 DDPM_NB_FASHION_MNIST=$PWD/.fmnist
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 DDPM_NB_FASHION_MNIST=$PWD/.fmnist DDPM_NB_FASHION=$PWD/.fmnist
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=$PWD:/tmp/site PATH=/tmp/site/bin:$PATH
 printf '#!/usr/bin/env python3\nimport sys\nfrom ddpm_nb.cli import main\nsys.exit(main())\n' > /tmp/site/bin/ddpm_nb && chmod +x /tmp/site/bin/ddpm_nb
@@ -95,6 +99,17 @@ graphs)   # mnist28 with CUDA graphs, ours against ours-fused: issue 17's 3x tar
   timeout 280 python3 bench/unet_speed.py --device cuda --sizes mnist28 --train-batch 128 --interleave --steps 20 \
       --settings bf16+compile --compile-mode reduce-overhead --kinds ours ours-fused --out "$OUT/unet_mnist28_graphs.json" >> "$OUT/speed.log" 2>&1
   say graphs done ;;
+grid)     # 12 arms per budget; an arm that runs out of time is missing from results.json (lucidrains' resume from their state)
+  for steps in 800 3000; do
+    g=$OUT/grid-$steps-cuda; mkdir -p "$g"; cp bench/results/grid-800/feature_net.pt "$g/"
+    say grid $steps steps
+    for seed in 0 1; do for arm in ours_eps ours_v diffusers_eps diffusers_v lucidrains_eps lucidrains_v; do echo "$arm $seed"; done; done |
+      timeout $([ $steps = 800 ] && echo 240 || echo 330) xargs -P 6 -L 1 bash -c 'OMP_NUM_THREADS=2 python3 bench/quality_per_compute.py \
+        --device cuda --methods $0 --seed $1 --steps '"$steps"' --n-samples 2000 --clf-steps 1000 --sample-batch 500 --out '"$g"' \
+        >> '"$g"'/log.txt 2>&1'
+    python3 bench/grid_table.py "$g" >> "$OUT/speed.log" 2>&1
+  done
+  say grid done ;;
 fused-check|probe)
   say fused_groupnorm check on cuda
   timeout 110 python3 bench/fused_groupnorm.py --check --device cuda >> "$OUT/speed.log" 2>&1

@@ -11,7 +11,7 @@ FD in brackets when there are two or more; a missing arm is a dash. Under the ta
 better peer's under every yardstick (the range is what a fair summary quotes), and for each implementation what
 switching eps to v changes, and chapter 08's verdict (a win needs the lower FD and KID under every yardstick).
 """
-import json, re, sys
+import argparse, json, re, sys
 from collections import defaultdict
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -72,5 +72,6 @@ def main(folder):
 
 
 if __name__ == '__main__':
-    if len(sys.argv) != 2: sys.exit(__doc__)
-    main(sys.argv[1])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('folder', help='a grid folder: results.json, and robust_eval.json when bench/robust_eval.py has scored it')
+    main(p.parse_args().folder)

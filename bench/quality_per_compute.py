@@ -220,7 +220,8 @@ def _grid(impl, recipe):
         tag = f'{impl}_{recipe}_s{a.seed}'
         if impl == 'ours':
             kw = dict(target='eps', min_snr_gamma=None) if recipe == 'eps' else dict(target='v', min_snr_gamma=5.0)
-            m, out, t_train, t_sample, sampler = run_ours(x, a, dev, tag=tag, recipe=kw)
+            # float32 as the peers' loops train (on the CPU 'auto' is float32 too; on CUDA it would be bf16)
+            m, out, t_train, t_sample, sampler = run_ours(x, a, dev, tag=tag, recipe=kw, amp='none')
             return m, out, t_train, t_sample, sampler + ('; eps, unweighted' if recipe == 'eps' else '; v, min-SNR-5')
         if impl == 'diffusers':
             return run_diffusers(x, a, dev, *(('epsilon', None) if recipe == 'eps' else ('v_prediction', 5.0)), tag=tag)
@@ -285,7 +286,8 @@ def main():
     ref_x, ref_y = images(test_ds, a.n_samples)
     with torch.no_grad(): acc = (net(ref_x.to(a.device)).argmax(1).cpu() == ref_y).float().mean().item()
     ref = extract_features(net, ref_x)
-    torch.save(net.state_dict(), out / 'feature_net.pt')         # bench/quality_vs_steps.py scores with the same network
+    if not (out / 'feature_net.pt').is_file():                    # bench/quality_vs_steps.py scores with the same network
+        torch.save(net.state_dict(), out / 'feature_net.tmp'); os.replace(out / 'feature_net.tmp', out / 'feature_net.pt')
     info['classifier'] = dict(test_accuracy=acc, seconds=time.perf_counter() - t0)
     old = json.loads((out / 'results.json').read_text()) if (out / 'results.json').is_file() else {}
     if 'classifier' in old.get('info', {}): info['classifier']['seconds'] = old['info']['classifier']['seconds']   # its training time

@@ -32,7 +32,7 @@ else what="FAILED (exit \$rc): \$(grep -v '^\s*\$' "\$err" | tail -1 | cut -c1-2
 echo "\$what: \$*" >> "$work/rehearsal.log"; rm -f "\$err"
 EOF
 chmod +x "$work/bin/python3"
-parts=${*:-speed check ab compile compile-lucidrains graphs probe}
+parts=${*:-speed check ab compile compile-lucidrains graphs probe grid}
 OUT=$work/out PATH=$work/bin:$PATH bash bench/gpu_session.sh $parts > /dev/null 2>&1
 [ -s "$work/rehearsal.log" ] || { echo 'rehearsal: no Python command ran'; exit 1; }
 cat "$work/rehearsal.log"
