@@ -13,8 +13,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from .diffusion import eps_from_x0, p_mean_variance, predict_x0_eps
 from .schedules import NoiseSchedule
-from .devices import randn
-from .speed import keep_freed_memory
+from .devices import randn                 # torch.randn on the generator's device (chapter 10)
+from .speed import keep_freed_memory       # a CPU allocator setting for long sampling loops (chapter 12)
 
 # %% ../nbs/07_sampling.ipynb #2a362492
 SPACINGS = ('linspace', 'leading', 'trailing')
@@ -127,7 +127,7 @@ def _labels(y, n, device):
     if y.numel() != n: raise ValueError(f'got {y.numel()} labels for {n} samples; give one label, or one per sample')
     return y
 
-DEFAULTS = dict(sampler='ddim', steps=50, eta=1.0, spacing='trailing', var_type='large')   # the course's choice (chapter 08); the CLI shows these
+DEFAULTS = dict(sampler='ddim', steps=50, eta=1.0, spacing='trailing', var_type='large')   # the course's default (why: "Images" below); the CLI shows these
 
 def _number(v) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
