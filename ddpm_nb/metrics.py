@@ -79,18 +79,21 @@ def frechet_distance(a:Tensor, b:Tensor) -> float:
 
 # %% ../nbs/08_evaluation.ipynb #7d04095b
 def kernel_distance(a:Tensor, b:Tensor, subsets:int=20, subset_size:int=1000, seed:int=0) -> tuple:
-    "KID (Binkowski et al. 2018): unbiased MMD^2 with the kernel (x.y / d + 1)^3, averaged over random subsets; (mean, std)."
+    "KID (Binkowski et al. 2018): unbiased MMD^2 with the kernel (x.y / d + 1)^3, averaged over random subsets; (mean, std over subsets)."
     _check_features(a, b)
     m = min(subset_size, len(a), len(b))
+    whole = m == len(a) == len(b)     # every "subset" would be both whole sets reordered: one estimate, and no spread to report
     g, d, vals = torch.Generator().manual_seed(seed), a.shape[1], []
     k = lambda x, y: (x @ y.T / d + 1) ** 3
-    for _ in range(subsets):
-        x, y = a[torch.randperm(len(a), generator=g)[:m]].double(), b[torch.randperm(len(b), generator=g)[:m]].double()
+    for _ in range(1 if whole else subsets):
+        x, y = (a, b) if whole else (a[torch.randperm(len(a), generator=g)[:m]], b[torch.randperm(len(b), generator=g)[:m]])
+        x, y = x.double(), y.double()
         kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
         off = lambda K: (K.sum() - K.diagonal().sum()) / (m * (m - 1))    # mean over pairs i != j
         vals.append((off(kxx) + off(kyy) - 2 * kxy.mean()).item())
     v = torch.tensor(vals, dtype=torch.float64)
-    return v.mean().item(), v.std().item() if subsets > 1 else 0.0
+    return v.mean().item(), v.std().item() if len(v) > 1 else math.nan
+
 
 # %% ../nbs/08_evaluation.ipynb #c271dbd7
 def _kth_radius(x:Tensor, k:int, chunk:int=2000) -> Tensor:
