@@ -44,6 +44,36 @@ def images(ds, n=None):
 def n_params(m): return sum(p.numel() for p in m.parameters())
 
 
+# ---- a long CPU run can be cut off: training state and finished sample batches are kept in --out, written atomically,
+# and a later call with the same --out resumes at the same step, data position and random state
+def save_atomic(obj, path):
+    tmp = path.with_suffix('.tmp'); torch.save(obj, tmp); os.replace(tmp, path)
+
+def rng_state(generator=None):
+    if generator is not None: return generator.get_state()
+    return dict(cpu=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+def set_rng_state(st, generator=None):
+    if generator is not None: return generator.set_state(st)
+    if torch.is_tensor(st): return torch.set_rng_state(st)         # a state file of an older call: the CPU's state only
+    torch.set_rng_state(st['cpu'])
+    if st['cuda'] is not None: torch.cuda.set_rng_state_all(st['cuda'])
+
+def sample_resumably(tag, a, draw, generator=None):
+    "draw(n) -> n samples, n <= --sample-batch; each finished batch is kept in OUT/TAG_sampling.pt with the random state after it."
+    f, outs, t_before = Path(a.out) / f'{tag}_sampling.pt', [], 0.0
+    if f.is_file():
+        st = torch.load(f, weights_only=False)
+        outs, t_before = st['outs'], st['seconds']; set_rng_state(st['rng'], generator)
+        print(f'{tag}: resuming sampling after {sum(map(len, outs))} of {a.n_samples}', flush=True)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in range(sum(map(len, outs)), a.n_samples, a.sample_batch):
+            outs.append(draw(min(a.sample_batch, a.n_samples - i)).cpu())
+            save_atomic(dict(outs=outs, rng=rng_state(generator), seconds=t_before + time.perf_counter() - t0), f)
+    return torch.cat(outs), t_before + time.perf_counter() - t0
+
+
 def batches(x, steps, batch, seed):
     "The same data order for every method: a fresh permutation per epoch from one generator."
     g, per = torch.Generator().manual_seed(seed), len(x) // batch
@@ -53,12 +83,15 @@ def batches(x, steps, batch, seed):
 
 
 # ---- ours: ddpm_nb's recipe (the quick start's settings, unconditional) -------------------------------------------
-def _sample_ours(model, s, a, dev, eta=1.0, target='eps'):
-    "50 DDIM steps (trailing spacing) from our model; returns (samples, seconds)."
+def _sample_ours(model, s, a, dev, eta=1.0, target='eps', tag=None):
+    "50 DDIM steps (trailing spacing) from our model; returns (samples, seconds). With a tag, resumable (batch by batch:"
+    " the same draws as one call)."
     from ddpm_nb.sampling import sample
+    g, model = torch.Generator(dev).manual_seed(a.seed), model.eval()
+    draw = lambda n: sample(model, s, (n, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=n, target=target, generator=g)
+    if tag: return sample_resumably(tag, a, draw, g)
     t0 = time.perf_counter()
-    out = sample(model.eval(), s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=a.sample_batch, target=target,
-                 generator=torch.Generator(dev).manual_seed(a.seed))
+    out = sample(model, s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=a.sample_batch, target=target, generator=g)
     return out, time.perf_counter() - t0
 
 
@@ -76,14 +109,16 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', recipe=None, **arch_cha
     tr = {k: v for k, v in QUICKSTART['train'].items() if k != 'val_max'} | dict(batch_size=a.batch_size, amp=amp)
     if lr is not None: tr['lr'] = lr
     if recipe is not None: tr |= recipe
-    cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=a.steps, sample_every=a.steps,
+    cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=min(250, a.steps), sample_every=a.steps,
                       log_every=max(1, a.steps // 20), progress=False, seed=a.seed)
-    t0 = time.perf_counter()
+    t0, run_dir = time.perf_counter(), Path(a.out) / f'{tag}_run'
+    resumed = (run_dir / 'checkpoints').is_dir() and any((run_dir / 'checkpoints').iterdir())
+    if resumed: print(f'{tag}: resuming training from {run_dir}', flush=True)
     data = TensorImages(to_uint8(x))                   # exact for 8-bit images; batches by one indexing, on the GPU when it fits
-    run = train(model, s, data, cfg, Path(a.out) / f'{tag}_run', device=dev)
+    run = train(model, s, data, cfg, run_dir, device=dev, resume=True)   # resumes a run that was cut off
     t_train = time.perf_counter() - t0
-    out, t_sample = _sample_ours(run['ema'], s, a, dev, target=cfg.target)
-    return model, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing spacing, EMA weights'
+    out, t_sample = _sample_ours(run['ema'], s, a, dev, target=cfg.target, tag=tag)
+    return model, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing spacing, EMA weights' + ('; training resumed (its time: the last call only)' if resumed else '')
 
 
 # ---- ablations of our recipe: one choice changed at a time, to see which choices buy the difference -----------------
@@ -118,8 +153,16 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
     lr = get_scheduler('cosine', optimizer=opt, num_warmup_steps=min(500, a.steps // 10), num_training_steps=a.steps)
     ema = EMAModel(model.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=0.75) if a.diffusers_ema else None
+    state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
+    if state_file.is_file():
+        st = torch.load(state_file, map_location=dev, weights_only=False)
+        model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); lr.load_state_dict(st['lr'])
+        if ema: ema.load_state_dict(st['ema'])
+        set_rng_state(st['rng']); k0, t_before = st['step'], st['seconds']
+        print(f'{tag}: resuming at step {k0} of {a.steps}', flush=True)
     t0 = time.perf_counter()
-    for x0 in batches(x, a.steps, a.batch_size, a.seed):
+    for k, x0 in enumerate(batches(x, a.steps, a.batch_size, a.seed)):
+        if k < k0: continue
         x0 = x0.to(dev); noise = torch.randn_like(x0)
         t = torch.randint(0, 1000, (len(x0),), device=dev)
         target = noise if prediction == 'epsilon' else sched.get_velocity(x0, noise, t)
@@ -130,17 +173,21 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
             loss = (err * snr.clamp(max=snr_gamma) / (snr if prediction == 'epsilon' else snr + 1)).mean()
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); lr.step()
         if ema: ema.step(model.parameters())
-    t_train = time.perf_counter() - t0
+        if (k + 1) % 250 == 0 or k + 1 == a.steps:
+            save_atomic(dict(model=model.state_dict(), opt=opt.state_dict(), lr=lr.state_dict(), ema=ema.state_dict() if ema else None,
+                             rng=rng_state(), step=k + 1, seconds=t_before + time.perf_counter() - t0), state_file)
+            print(f'{tag}: step {k + 1} of {a.steps}, loss {loss.item():.4f}', flush=True)
+    t_train = t_before + time.perf_counter() - t0
     if ema: ema.copy_to(model.parameters())
     model.eval()
     ddim = DDIMScheduler.from_config(sched.config); ddim.set_timesteps(50)
-    g, outs, t0 = torch.Generator(dev).manual_seed(a.seed), [], time.perf_counter()
-    with torch.no_grad():
-        for i in range(0, a.n_samples, a.sample_batch):
-            img = torch.randn((min(a.sample_batch, a.n_samples - i), 1, 28, 28), generator=g, device=dev)
-            for t in ddim.timesteps: img = ddim.step(model(img, t).sample, t, img, eta=0.0).prev_sample
-            outs.append(img)
-    return model, torch.cat(outs), t_train, time.perf_counter() - t0, 'DDIMScheduler, 50 steps, eta 0, its default spacing' + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)') + f'; {prediction}, ' + (f'min-SNR-{snr_gamma:g}' if snr_gamma else 'unweighted')
+    def draw(n):
+        img = torch.randn((n, 1, 28, 28), generator=g, device=dev)
+        for t in ddim.timesteps: img = ddim.step(model(img, t).sample, t, img, eta=0.0).prev_sample
+        return img
+    g = torch.Generator(dev).manual_seed(a.seed)
+    out, t_sample = sample_resumably(tag, a, draw, g)
+    return model, out, t_train, t_sample, 'DDIMScheduler, 50 steps, eta 0, its default spacing' + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)') + f'; {prediction}, ' + (f'min-SNR-{snr_gamma:g}' if snr_gamma else 'unweighted')
 
 
 # ---- lucidrains: GaussianDiffusion and Trainer defaults -------------------------------------------------------------
@@ -155,13 +202,11 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
                              min_snr_loss_weight=min_snr, min_snr_gamma=5).to(dev)
     opt = torch.optim.Adam(diff.parameters(), lr=1e-4, betas=(0.9, 0.99))
     ema = EMA(diff, beta=0.995, update_every=10).to(dev)
-    # a long CPU run can be cut off: every 250 steps its state goes to one file (written atomically), and a later call
-    # with the same --out resumes from it at the same data position and random state
     state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
         diff.load_state_dict(st['diff']); ema.load_state_dict(st['ema']); opt.load_state_dict(st['opt'])
-        torch.set_rng_state(st['rng']); k0, t_before = st['step'], st['seconds']
+        set_rng_state(st['rng']); k0, t_before = st['step'], st['seconds']
         print(f'{tag}: resuming at step {k0} of {a.steps}', flush=True)
     t0 = time.perf_counter()
     for k, x0 in enumerate(batches(x, a.steps, a.batch_size, a.seed)):
@@ -169,18 +214,13 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
         loss = diff((x0.to(dev) + 1) / 2)                 # its auto_normalize expects [0, 1]
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(diff.parameters(), 1.0); opt.step(); ema.update()
         if (k + 1) % 250 == 0 or k + 1 == a.steps:
-            tmp = state_file.with_suffix('.tmp')
-            torch.save(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(),
-                            step=k + 1, seconds=t_before + time.perf_counter() - t0), tmp)
-            os.replace(tmp, state_file)
+            save_atomic(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), rng=rng_state(),
+                             step=k + 1, seconds=t_before + time.perf_counter() - t0), state_file)
             print(f'{tag}: step {k + 1} of {a.steps}, loss {loss.item():.4f}', flush=True)
     t_train = t_before + time.perf_counter() - t0
     ema.ema_model.eval(); torch.manual_seed(a.seed)
-    outs, t0 = [], time.perf_counter()
-    with torch.no_grad():
-        for i in range(0, a.n_samples, a.sample_batch):
-            outs.append(ema.ema_model.sample(batch_size=min(a.sample_batch, a.n_samples - i)) * 2 - 1)
-    return net, torch.cat(outs), t_train, time.perf_counter() - t0, f'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights; {objective}' + (', min-SNR-5' if min_snr else ', unweighted')
+    out, t_sample = sample_resumably(tag, a, lambda n: ema.ema_model.sample(batch_size=n) * 2 - 1)   # its own draws: torch's RNG
+    return net, out, t_train, t_sample, f'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights; {objective}' + (', min-SNR-5' if min_snr else ', unweighted')
 
 
 RUNNERS = dict(ours=run_ours, diffusers=run_diffusers, lucidrains=run_lucidrains)
