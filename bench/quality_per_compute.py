@@ -47,7 +47,8 @@ def n_params(m): return sum(p.numel() for p in m.parameters())
 # ---- a long CPU run can be cut off: training state and finished sample batches are kept in --out, written atomically,
 # and a later call with the same --out resumes at the same step, data position and random state
 def save_atomic(obj, path):
-    tmp = path.with_suffix('.tmp'); torch.save(obj, tmp); os.replace(tmp, path)
+    from ddpm_nb.checkpoints import atomic_write
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 def rng_state(generator=None):
     if generator is not None: return generator.get_state()
@@ -101,6 +102,7 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', recipe=None, **arch_cha
     from ddpm_nb.quickstart import QUICKSTART
     from ddpm_nb.training import TrainConfig, train
     from ddpm_nb.data import TensorImages
+    from ddpm_nb.checkpoints import resume_checkpoint
     from ddpm_nb.diffusion import to_uint8
     torch.manual_seed(a.seed)
     arch = {k: v for k, v in QUICKSTART['model'].items() if k not in ('preset', 'num_classes')} | arch_changes   # unconditional
@@ -112,7 +114,7 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', recipe=None, **arch_cha
     cfg = TrainConfig(steps=a.steps, **tr, val_fraction=0.0, ckpt_every=min(250, a.steps), sample_every=a.steps,
                       log_every=max(1, a.steps // 20), progress=False, seed=a.seed)
     t0, run_dir = time.perf_counter(), Path(a.out) / f'{tag}_run'
-    resumed = (run_dir / 'checkpoints').is_dir() and any((run_dir / 'checkpoints').iterdir())
+    resumed = resume_checkpoint(run_dir) is not None
     if resumed: print(f'{tag}: resuming training from {run_dir}', flush=True)
     data = TensorImages(to_uint8(x))                   # exact for 8-bit images; batches by one indexing, on the GPU when it fits
     run = train(model, s, data, cfg, run_dir, device=dev, resume=True)   # resumes a run that was cut off
@@ -273,12 +275,13 @@ GRID = {f'{impl}_{recipe}': _grid(impl, recipe) for impl in ('ours', 'diffusers'
 def _save_row(out, info, name, row):
     "Merge one row into out/results.json under a lock, re-reading it first: runs with other --methods or --seed may share --out."
     import fcntl
+    from ddpm_nb.checkpoints import atomic_write
     with open(out / 'results.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         f = out / 'results.json'
         results = json.loads(f.read_text())['results'] if f.is_file() else {}
         results[name] = row
-        tmp = f.with_suffix('.tmp'); tmp.write_text(json.dumps(dict(info=info, results=results), indent=1)); os.replace(tmp, f)
+        atomic_write(f, lambda tmp: Path(tmp).write_text(json.dumps(dict(info=info, results=results), indent=1)))
     return results
 
 
@@ -327,7 +330,7 @@ def main():
     with torch.no_grad(): acc = (net(ref_x.to(a.device)).argmax(1).cpu() == ref_y).float().mean().item()
     ref = extract_features(net, ref_x)
     if not (out / 'feature_net.pt').is_file():                    # bench/quality_vs_steps.py scores with the same network
-        torch.save(net.state_dict(), out / 'feature_net.tmp'); os.replace(out / 'feature_net.tmp', out / 'feature_net.pt')
+        save_atomic(net.state_dict(), out / 'feature_net.pt')
     info['classifier'] = dict(test_accuracy=acc, seconds=time.perf_counter() - t0)
     old = json.loads((out / 'results.json').read_text()) if (out / 'results.json').is_file() else {}
     if 'classifier' in old.get('info', {}): info['classifier']['seconds'] = old['info']['classifier']['seconds']   # its training time
