@@ -8,7 +8,8 @@ Yardsticks: `grid`, the FeatureNet that bench/quality_per_compute.py scored with
 references); `cnn`, `mlp` and `pca`, the three of bench/robust_eval.py (robust_eval.json, all 10,000 test images), when
 that has been run on the folder. A cell is the FD (and KID) averaged over the seeds present, with the seeds' range of
 FD in brackets when there are two or more; a missing arm is a dash. Under the tables: for each recipe, our FD over the
-better peer's under every yardstick (the range is what a fair summary quotes), and for each implementation what
+better peer's under every yardstick (the range is what a fair summary quotes), the same against the control
+`diffusers-matched` (diffusers with our optimizer, learning rate, EMA and sampler) when it has run, and for each implementation what
 switching eps to v changes, and chapter 08's verdict (a win needs the lower FD and KID under every yardstick).
 """
 import argparse, json, re, sys
@@ -18,7 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm_nb.metrics import verdict
 
 IMPLS, RECIPES = ('ours', 'diffusers', 'lucidrains'), ('eps', 'v')
-ARM = re.compile(r'^(ours|diffusers|lucidrains)_(eps|v)_s(\d+)$')
+CONTROLS = ('diffusers-matched',)     # a peer with our training and sampling settings too: what is left is the implementation
+ROWS = IMPLS + CONTROLS
+ARM = re.compile(r'^(ours|diffusers|lucidrains|diffusers-matched)_(eps|v)_s(\d+)$')
 
 
 def arms(folder):
@@ -49,7 +52,9 @@ def main(folder):
     if not tables: sys.exit(f'no grid arms (IMPL_RECIPE_sSEED) in {folder}/results.json or robust_eval.json')
     for y, t in tables.items():
         print(f'\n**{y}**: FD (KID), n = seeds\n\n| | ' + ' | '.join(RECIPES) + ' |\n|---|' + '---:|' * len(RECIPES))
-        for impl in IMPLS: print(f'| {impl} | ' + ' | '.join(cell(t[impl, r]) for r in RECIPES) + ' |')
+        for impl in ROWS:
+            if impl in IMPLS or any(t[impl, r] for r in RECIPES):
+                print(f'| {impl} | ' + ' | '.join(cell(t[impl, r]) for r in RECIPES) + ' |')
     print()
     for r in RECIPES:
         ratios = {}
@@ -58,14 +63,19 @@ def main(folder):
             if t['ours', r] and peers: ratios[y] = mean([q['fd'] for q in t['ours', r]]) / min(peers)
         print(f'{r}: ours / better peer present, FD: ' + (', '.join(f'{y} {v:.2f}x' for y, v in ratios.items())
               + f' (range {min(ratios.values()):.2f}-{max(ratios.values()):.2f}x)' if ratios else 'not enough arms'))
+        for c in CONTROLS:
+            ratios = {y: mean([q['fd'] for q in t['ours', r]]) / mean([q['fd'] for q in t[c, r]])
+                      for y, t in tables.items() if t['ours', r] and t[c, r]}
+            if ratios: print(f'{r}: ours / {c}, FD: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ratios.items())
+                             + f' (range {min(ratios.values()):.2f}-{max(ratios.values()):.2f}x)')
     for r in RECIPES:            # chapter 08's rule on the seed means: a win needs lower FD and KID under every yardstick
         avg = lambda t, k: {q: mean([x[q] for x in t[k]]) for q in ('fd', 'kid')}
-        for peer in IMPLS[1:]:
+        for peer in IMPLS[1:] + CONTROLS:
             if all(t['ours', r] and t[peer, r] for t in tables.values()):
                 v = verdict({y: avg(t, ('ours', r)) for y, t in tables.items()}, {y: avg(t, (peer, r)) for y, t in tables.items()})
                 print(f'{r}: ours vs {peer} under chapter 08\'s rule ({", ".join(tables)}): '
                       + {'a': 'ours better', 'b': f'{peer} better', 'level': 'level'}[v])
-    for impl in IMPLS:
+    for impl in ROWS:
         ch = {y: mean([q['fd'] for q in t[impl, 'v']]) / mean([q['fd'] for q in t[impl, 'eps']])
               for y, t in tables.items() if t[impl, 'v'] and t[impl, 'eps']}
         if ch: print(f'{impl}: FD of v over FD of eps: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ch.items()))

@@ -141,8 +141,11 @@ def run_ours_lr(x, a, dev):
 
 
 # ---- diffusers: examples/unconditional_image_generation/train_unconditional.py defaults ---------------------------
-def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffusers'):
+def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffusers', matched=False):
     "prediction and snr_gamma are the example's --prediction_type and --snr_gamma (None: unweighted, its default)."
+    " matched: our training and sampling settings instead of the example's, each an option diffusers has: AdamW at lr"
+    " 1e-3 after 50 linear warm-up steps, then constant; EMA 0.995 warmed up as ours, min(0.995, (1 + n) / (10 + n));"
+    " DDIM with eta 1 and trailing spacing."
     from diffusers import UNet2DModel, DDPMScheduler, DDIMScheduler
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
@@ -152,9 +155,14 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
                         up_block_types=('AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'), norm_num_groups=8).to(dev)
     sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear', prediction_type=prediction)
     snr_all = (sched.alphas_cumprod / (1 - sched.alphas_cumprod)).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
-    lr = get_scheduler('cosine', optimizer=opt, num_warmup_steps=min(500, a.steps // 10), num_training_steps=a.steps)
-    ema = EMAModel(model.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=0.75) if a.diffusers_ema else None
+    if matched:
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+        lr = get_scheduler('constant_with_warmup', optimizer=opt, num_warmup_steps=50)
+        ema = EMAModel(model.parameters(), decay=0.995)              # without use_ema_warmup: min(decay, (1 + n) / (10 + n))
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
+        lr = get_scheduler('cosine', optimizer=opt, num_warmup_steps=min(500, a.steps // 10), num_training_steps=a.steps)
+        ema = EMAModel(model.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=0.75) if a.diffusers_ema else None
     state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
@@ -182,14 +190,17 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
     t_train = t_before + time.perf_counter() - t0
     if ema: ema.copy_to(model.parameters())
     model.eval()
-    ddim = DDIMScheduler.from_config(sched.config); ddim.set_timesteps(50)
+    ddim = DDIMScheduler.from_config(sched.config, **(dict(timestep_spacing='trailing') if matched else {})); ddim.set_timesteps(50)
+    eta = 1.0 if matched else 0.0
     def draw(n):
         img = torch.randn((n, 1, 28, 28), generator=g, device=dev)
-        for t in ddim.timesteps: img = ddim.step(model(img, t).sample, t, img, eta=0.0).prev_sample
+        for t in ddim.timesteps: img = ddim.step(model(img, t).sample, t, img, eta=eta, generator=g).prev_sample
         return img
     g = torch.Generator(dev).manual_seed(a.seed)
     out, t_sample = sample_resumably(tag, a, draw, g)
-    return model, out, t_train, t_sample, 'DDIMScheduler, 50 steps, eta 0, its default spacing' + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)') + f'; {prediction}, ' + (f'min-SNR-{snr_gamma:g}' if snr_gamma else 'unweighted')
+    if matched: settings = 'DDIMScheduler, 50 steps, eta 1, trailing spacing, EMA; our training settings (AdamW 1e-3, 50 warm-up steps, EMA 0.995)'
+    else: settings = 'DDIMScheduler, 50 steps, eta 0, its default spacing' + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)')
+    return model, out, t_train, t_sample, settings + f'; {prediction}, ' + (f'min-SNR-{snr_gamma:g}' if snr_gamma else 'unweighted')
 
 
 # ---- lucidrains: GaussianDiffusion and Trainer defaults -------------------------------------------------------------
@@ -265,11 +276,15 @@ def _grid(impl, recipe):
             # float32 as the peers' loops train (on the CPU 'auto' is float32 too; on CUDA it would be bf16)
             m, out, t_train, t_sample, sampler = run_ours(x, a, dev, tag=tag, recipe=kw, amp='none')
             return m, out, t_train, t_sample, sampler + ('; eps, unweighted' if recipe == 'eps' else '; v, min-SNR-5')
-        if impl == 'diffusers':
-            return run_diffusers(x, a, dev, *(('epsilon', None) if recipe == 'eps' else ('v_prediction', 5.0)), tag=tag)
+        if impl.startswith('diffusers'):
+            return run_diffusers(x, a, dev, *(('epsilon', None) if recipe == 'eps' else ('v_prediction', 5.0)), tag=tag,
+                                 matched=impl == 'diffusers-matched')
         return run_lucidrains(x, a, dev, *(('pred_noise', False) if recipe == 'eps' else ('pred_v', True)), tag=tag)
     return run
 GRID = {f'{impl}_{recipe}': _grid(impl, recipe) for impl in ('ours', 'diffusers', 'lucidrains') for recipe in ('eps', 'v')}
+# A control beside the grid: diffusers with our training and sampling settings too (diffusers-matched_eps, _v), so that
+# what is left of a difference is the implementation (network layout, loss code, sampler code), not a setting.
+GRID |= {f'diffusers-matched_{recipe}': _grid('diffusers-matched', recipe) for recipe in ('eps', 'v')}
 
 
 def _save_row(out, info, name, row):
@@ -293,7 +308,8 @@ def main():
                         'ours_bf16 (retrained under bf16 autocast), ours_dropout and ours_dropout_torch (retrained with '
                         'dropout 0.1, with keep_mask and with F.dropout), ours_rerun (ours again, same seed, current code), '
                         'ours_seed1 (ours with the next seed). The recipe grid: IMPL_eps and IMPL_v for IMPL in ours, '
-                        'diffusers, lucidrains (saved as IMPL_RECIPE_sSEED, so seeds sit side by side in one --out)')
+                        'diffusers, lucidrains (saved as IMPL_RECIPE_sSEED, so seeds sit side by side in one --out), and the control '
+                        'diffusers-matched_eps, diffusers-matched_v (diffusers with our optimizer, rate, EMA and sampler)')
     p.add_argument('--steps', type=int, default=2000)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--n-samples', type=int, default=5000)
