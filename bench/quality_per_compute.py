@@ -56,7 +56,6 @@ def rng_state(generator=None):
 
 def set_rng_state(st, generator=None):
     if generator is not None: return generator.set_state(st)
-    if torch.is_tensor(st): return torch.set_rng_state(st)         # a state file of an older call: the CPU's state only
     torch.set_rng_state(st['cpu'])
     if st['cuda'] is not None: torch.cuda.set_rng_state_all(st['cuda'])
 
@@ -84,16 +83,12 @@ def batches(x, steps, batch, seed):
 
 
 # ---- ours: ddpm_nb's recipe (the quick start's settings, unconditional) -------------------------------------------
-def _sample_ours(model, s, a, dev, eta=1.0, target='eps', tag=None):
-    "50 DDIM steps (trailing spacing) from our model; returns (samples, seconds). With a tag, resumable (batch by batch:"
-    " the same draws as one call)."
+def _sample_ours(model, s, a, dev, tag, eta=1.0, target='eps'):
+    "50 DDIM steps (trailing spacing) from our model, resumably, batch by batch (the same draws as one call); returns (samples, seconds)."
     from ddpm_nb.sampling import sample
     g, model = torch.Generator(dev).manual_seed(a.seed), model.eval()
-    draw = lambda n: sample(model, s, (n, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=n, target=target, generator=g)
-    if tag: return sample_resumably(tag, a, draw, g)
-    t0 = time.perf_counter()
-    out = sample(model, s, (a.n_samples, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=a.sample_batch, target=target, generator=g)
-    return out, time.perf_counter() - t0
+    return sample_resumably(tag, a, lambda n: sample(model, s, (n, 1, 28, 28), 'ddim', 50, eta=eta, batch_size=n, target=target,
+                                                     generator=g), g)
 
 
 def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', recipe=None, **arch_changes):
@@ -119,22 +114,22 @@ def run_ours(x, a, dev, lr=None, tag='ours', amp='auto', recipe=None, **arch_cha
     data = TensorImages(to_uint8(x))                   # exact for 8-bit images; batches by one indexing, on the GPU when it fits
     run = train(model, s, data, cfg, run_dir, device=dev, resume=True)   # resumes a run that was cut off
     t_train = time.perf_counter() - t0
-    out, t_sample = _sample_ours(run['ema'], s, a, dev, target=cfg.target, tag=tag)
+    out, t_sample = _sample_ours(run['ema'], s, a, dev, tag, target=cfg.target)
     return model, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing spacing, EMA weights' + ('; training resumed (its time: the last call only)' if resumed else '')
 
 
 # ---- ablations of our recipe: one choice changed at a time, to see which choices buy the difference -----------------
-def _resample_ours(a, dev, eta, ema):
+def _resample_ours(a, dev, eta, ema, tag):
     "Sample the model that run_ours trained, changing only the sampler's eta or the weights."
     from ddpm_nb.checkpoints import load_model
     run = Path(a.out) / 'ours_run'
     if not run.is_dir(): sys.exit(f'{run} not found: run --methods ours first')
     model, s, meta = load_model(run, dev, weights='ema' if ema else 'raw')
-    out, t_sample = _sample_ours(model, s, a, dev, eta, meta['target'])
+    out, t_sample = _sample_ours(model, s, a, dev, tag, eta, meta['target'])
     return model, out, 0.0, t_sample, f'DDIM, 50 steps, eta {eta:g}, trailing, {"EMA" if ema else "raw"} weights (model of ours)'
 
-def run_ours_eta0(x, a, dev): return _resample_ours(a, dev, eta=0.0, ema=True)
-def run_ours_raw(x, a, dev): return _resample_ours(a, dev, eta=1.0, ema=False)
+def run_ours_eta0(x, a, dev): return _resample_ours(a, dev, eta=0.0, ema=True, tag='ours_eta0')
+def run_ours_raw(x, a, dev): return _resample_ours(a, dev, eta=1.0, ema=False, tag='ours_raw')
 def run_ours_lr(x, a, dev):
     m, out, t_train, t_sample, _ = run_ours(x, a, dev, lr=1e-4, tag='ours_lr1e4')
     return m, out, t_train, t_sample, 'DDIM, 50 steps, eta 1, trailing, EMA weights; trained at lr 1e-4 (the peers\' rate)'
