@@ -75,7 +75,8 @@ def sample_resumably(tag, a, draw, generator=None):
 
 
 def batches(x, steps, batch, seed):
-    "The same data order for every method: a fresh permutation per epoch from one generator."
+    "The peers' data order (diffusers and lucidrains alike): a fresh permutation per epoch from one generator. Ours draws"
+    " its batches with train()'s own loader."
     g, per = torch.Generator().manual_seed(seed), len(x) // batch
     for k in range(steps):
         if k % per == 0: perm = torch.randperm(len(x), generator=g)
@@ -137,7 +138,10 @@ def run_ours_lr(x, a, dev):
 
 # ---- diffusers: examples/unconditional_image_generation/train_unconditional.py defaults ---------------------------
 def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffusers', matched=False):
-    "prediction and snr_gamma are the example's --prediction_type and --snr_gamma (None: unweighted, its default)."
+    "diffusers' unconditional training example (examples/unconditional_image_generation), with its defaults but a warm-up"
+    " of a tenth of the run (at most its 500 steps; 80 at 800 steps). prediction: 'epsilon' (the example's default) or"
+    " 'v_prediction' (DDPMScheduler's; the unconditional example offers only epsilon and sample); snr_gamma: None"
+    " (unweighted) or the min-SNR weights of diffusers' text-to-image examples' --snr_gamma."
     " matched: our training and sampling settings instead of the example's, each an option diffusers has: AdamW at lr"
     " 1e-3 after 50 linear warm-up steps, then constant; EMA 0.995 warmed up as ours, min(0.995, (1 + n) / (10 + n));"
     " DDIM with eta 1 and trailing spacing."
@@ -159,6 +163,7 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
         lr = get_scheduler('cosine', optimizer=opt, num_warmup_steps=min(500, a.steps // 10), num_training_steps=a.steps)
         ema = EMAModel(model.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=0.75) if a.diffusers_ema else None
     state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
+    resumed = '; resumed after a cut-off (times summed over the calls)' if state_file.is_file() else ''
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
         model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); lr.load_state_dict(st['lr'])
@@ -194,8 +199,8 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
     g = torch.Generator(dev).manual_seed(a.seed)
     out, t_sample = sample_resumably(tag, a, draw, g)
     if matched: settings = 'DDIMScheduler, 50 steps, eta 1, trailing spacing, EMA; our training settings (AdamW 1e-3, 50 warm-up steps, EMA 0.995)'
-    else: settings = 'DDIMScheduler, 50 steps, eta 0, its default spacing' + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)')
-    return model, out, t_train, t_sample, settings + f'; {prediction}, ' + (f'min-SNR-{snr_gamma:g}' if snr_gamma else 'unweighted')
+    else: settings = "DDIMScheduler, 50 steps, eta 0, its default ('leading') spacing" + (', EMA' if ema else ', raw weights (the example trains without EMA unless --use_ema)')
+    return model, out, t_train, t_sample, settings + f'; {prediction}, ' + (f'min-SNR-{snr_gamma:g}' if snr_gamma else 'unweighted') + resumed
 
 
 # ---- lucidrains: GaussianDiffusion and Trainer defaults -------------------------------------------------------------
@@ -211,6 +216,7 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
     opt = torch.optim.Adam(diff.parameters(), lr=1e-4, betas=(0.9, 0.99))
     ema = EMA(diff, beta=0.995, update_every=10).to(dev)
     state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
+    resumed = '; resumed after a cut-off (times summed over the calls)' if state_file.is_file() else ''
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
         diff.load_state_dict(st['diff']); ema.load_state_dict(st['ema']); opt.load_state_dict(st['opt'])
@@ -228,7 +234,7 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
     t_train = t_before + time.perf_counter() - t0
     ema.ema_model.eval(); torch.manual_seed(a.seed)
     out, t_sample = sample_resumably(tag, a, lambda n: ema.ema_model.sample(batch_size=n) * 2 - 1)   # its own draws: torch's RNG
-    return net, out, t_train, t_sample, f'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights; {objective}' + (', min-SNR-5' if min_snr else ', unweighted')
+    return net, out, t_train, t_sample, f'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights; {objective}' + (', min-SNR-5' if min_snr else ', unweighted') + resumed
 
 
 RUNNERS = dict(ours=run_ours, diffusers=run_diffusers, lucidrains=run_lucidrains)
@@ -358,7 +364,9 @@ def main():
         save_grid(torch.from_numpy(u[:64])[:, None].float() / 127.5 - 1, out / f'{name}_grid.png', nrow=16)
         q = quality(net, ref, torch.from_numpy(u)[:, None])
         results[name] = dict(q, params=n_params(model), train_seconds=t_train, sample_seconds=t_sample, sampler=sampler,
-                             steps=a.steps, batch_size=a.batch_size)
+                             steps=a.steps, batch_size=a.batch_size,
+                             call={k: info[k] for k in ('config', 'torch', 'ddpm_nb', 'machine', 'threads', 'gpu', 'diffusers',
+                                                        'denoising-diffusion-pytorch')})   # results.json's info is the last call's
         print(f'{name:10s} params {results[name]["params"]:,}  train {t_train:.0f} s  sample {t_sample:.0f} s  '
               f'FD {q["fd"]:.2f}  KID {q["kid"]:.4f}  precision {q["precision"]:.3f}  recall {q["recall"]:.3f}', flush=True)
         results = _save_row(out, info, name, results[name])

@@ -49,13 +49,15 @@ def main():
     a.methods = a.methods or sorted(f.name[:-len('_samples.npy')] for f in Path(a.results).glob('*_samples.npy'))
     if not a.methods: sys.exit(f'no *_samples.npy in {a.results}')
     samples = {m: torch.from_numpy(np.load(Path(a.results) / f'{m}_samples.npy'))[:, None] for m in a.methods}
-    nets, scores, hists = {}, {m: {} for m in samples}, {m: {} for m in samples}
+    nets, scores, hists, about = {}, {m: {} for m in samples}, {m: {} for m in samples}, {}
     for name, arch, seed in (('cnn', 'cnn', 0), ('mlp', 'mlp', 1), ('pca', None, None)):
         t0 = time.perf_counter()
         net = nets[name] = yardstick(train, a, name, arch, seed) if arch else PixelPCA(real, k=64)
         ref = extract_features(net, real)
         floor = quality(net, ref, extract_features(net, train.images[:2000]))
-        acc = f', test accuracy {(predict_classes(net, real) == test.labels).float().mean().item():.3f}' if arch else ' (nothing learned)'
+        accuracy = (predict_classes(net, real) == test.labels).float().mean().item() if arch else None
+        about[name] = dict(test_accuracy=accuracy, floor_2000_training_images=floor)
+        acc = f', test accuracy {accuracy:.3f}' if arch else ' (nothing learned)'
         print(f'{name}: ready in {time.perf_counter() - t0:.0f} s{acc}; real-vs-real floor (2000 training images): '
               f'FD {floor["fd"]:.2f} KID {floor["kid"]:.4f}', flush=True)
         for m, x in samples.items():
@@ -77,7 +79,7 @@ def main():
               + '; '.join(f'{n}: FD {scores[a_][n]["fd"]:.1f} vs {scores[b_][n]["fd"]:.1f}, KID {scores[a_][n]["kid"]:.3f} vs {scores[b_][n]["kid"]:.3f}' for n in nets) + ')')
     out = Path(a.results) / 'robust_eval.json'
     out.write_text(json.dumps(dict(scores=scores, histograms={m: {k: (v.tolist() if torch.is_tensor(v) else v) for k, v in h.items()} for m, h in hists.items()},
-                                   steps=a.steps), indent=1, default=float))
+                                   steps=a.steps, yardsticks=about), indent=1, default=float))
     print(f'wrote {out}')
 
 if __name__ == '__main__': main()
