@@ -38,6 +38,10 @@ def arms(folder):
 
 
 def mean(xs): return sum(xs) / len(xs)
+def fd(t, arm): return mean([q['fd'] for q in t[arm]])          # an arm's FD, averaged over its seeds
+def ratios_line(label, ratios):
+    return f'{label}, FD: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ratios.items()) + \
+           f' (range {min(ratios.values()):.2f}-{max(ratios.values()):.2f}x)'
 
 
 def cell(qs):
@@ -57,17 +61,12 @@ def main(folder):
                 print(f'| {impl} | ' + ' | '.join(cell(t[impl, r]) for r in RECIPES) + ' |')
     print()
     for r in RECIPES:
-        ratios = {}
-        for y, t in tables.items():
-            peers = [mean([q['fd'] for q in t[p, r]]) for p in IMPLS[1:] if t[p, r]]
-            if t['ours', r] and peers: ratios[y] = mean([q['fd'] for q in t['ours', r]]) / min(peers)
-        print(f'{r}: ours / better peer present, FD: ' + (', '.join(f'{y} {v:.2f}x' for y, v in ratios.items())
-              + f' (range {min(ratios.values()):.2f}-{max(ratios.values()):.2f}x)' if ratios else 'not enough arms'))
+        ratios = {y: fd(t, ('ours', r)) / min(fd(t, (p, r)) for p in IMPLS[1:] if t[p, r])
+                  for y, t in tables.items() if t['ours', r] and any(t[p, r] for p in IMPLS[1:])}
+        print(ratios_line(f'{r}: ours / better peer present', ratios) if ratios else f'{r}: ours / better peer present: not enough arms')
         for c in CONTROLS:
-            ratios = {y: mean([q['fd'] for q in t['ours', r]]) / mean([q['fd'] for q in t[c, r]])
-                      for y, t in tables.items() if t['ours', r] and t[c, r]}
-            if ratios: print(f'{r}: ours / {c}, FD: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ratios.items())
-                             + f' (range {min(ratios.values()):.2f}-{max(ratios.values()):.2f}x)')
+            ratios = {y: fd(t, ('ours', r)) / fd(t, (c, r)) for y, t in tables.items() if t['ours', r] and t[c, r]}
+            if ratios: print(ratios_line(f'{r}: ours / {c}', ratios))
     for r in RECIPES:            # chapter 08's rule on the seed means: a win needs lower FD and KID under every yardstick
         avg = lambda t, k: {q: mean([x[q] for x in t[k]]) for q in ('fd', 'kid')}
         for peer in IMPLS[1:] + CONTROLS:
@@ -76,8 +75,7 @@ def main(folder):
                 print(f'{r}: ours vs {peer} under chapter 08\'s rule ({", ".join(tables)}): '
                       + {'a': 'ours better', 'b': f'{peer} better', 'level': 'level'}[v])
     for impl in ROWS:
-        ch = {y: mean([q['fd'] for q in t[impl, 'v']]) / mean([q['fd'] for q in t[impl, 'eps']])
-              for y, t in tables.items() if t[impl, 'v'] and t[impl, 'eps']}
+        ch = {y: fd(t, (impl, 'v')) / fd(t, (impl, 'eps')) for y, t in tables.items() if t[impl, 'v'] and t[impl, 'eps']}
         if ch: print(f'{impl}: FD of v over FD of eps: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ch.items()))
 
 

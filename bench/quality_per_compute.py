@@ -74,6 +74,9 @@ def sample_resumably(tag, a, draw, generator=None):
     return torch.cat(outs), t_before + time.perf_counter() - t0
 
 
+RESUMED = '; resumed after a cut-off (times summed over the calls)'     # a peer arm's note in its sampler string
+
+
 def batches(x, steps, batch, seed):
     "The peers' data order (diffusers and lucidrains alike): a fresh permutation per epoch from one generator. Ours draws"
     " its batches with train()'s own loader."
@@ -163,7 +166,7 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
         lr = get_scheduler('cosine', optimizer=opt, num_warmup_steps=min(500, a.steps // 10), num_training_steps=a.steps)
         ema = EMAModel(model.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=0.75) if a.diffusers_ema else None
     state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
-    resumed = '; resumed after a cut-off (times summed over the calls)' if state_file.is_file() else ''
+    resumed = RESUMED if state_file.is_file() else ''
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
         model.load_state_dict(st['model']); opt.load_state_dict(st['opt']); lr.load_state_dict(st['lr'])
@@ -216,7 +219,7 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
     opt = torch.optim.Adam(diff.parameters(), lr=1e-4, betas=(0.9, 0.99))
     ema = EMA(diff, beta=0.995, update_every=10).to(dev)
     state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
-    resumed = '; resumed after a cut-off (times summed over the calls)' if state_file.is_file() else ''
+    resumed = RESUMED if state_file.is_file() else ''
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
         diff.load_state_dict(st['diff']); ema.load_state_dict(st['ema']); opt.load_state_dict(st['opt'])
