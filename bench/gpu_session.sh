@@ -30,8 +30,8 @@
 #   profile  where a step's time goes (bench/gpu_profile.py: device busy against wall time, kernels by kind, and the
 #            bf16 error of ours-fused against float32 on CUDA), CIFAR-10: at most 70 s;
 #   grid     issue 36's recipe grid (bench/quality_per_compute.py): ours, diffusers and lucidrains, each with eps and with
-#            v + min-SNR-5, seeds 0 and 1, at 800 then 3000 steps (at 800, last, the control diffusers-matched: diffusers
-#            with our optimizer, rate, EMA and sampler), six processes at a time on the one card, every arm in
+#            v + min-SNR-5, seeds 0 and 1, at 800 then 3000 steps (at 800, last, the controls diffusers-matched and
+#            lucidrains-matched: each peer with our optimizer, rate, EMA, schedule and sampler), six processes at a time on the one card, every arm in
 #            float32 and scored with the CPU grid's feature network; samples and results.json in $OUT/grid-STEPS-cuda,
 #            tables by `python bench/grid_table.py FOLDER` (at most 9.5 minutes);
 #   probe    fused-check, candidates, profile: at most 9.4 minutes of commands (give the device tool its 600 s limit).
@@ -104,7 +104,7 @@ grid)     # 12 arms per budget; an arm that runs out of time is missing from res
   for steps in 800 3000; do
     g=$OUT/grid-$steps-cuda; mkdir -p "$g"; cp bench/results/grid-800/feature_net.pt "$g/"
     say grid $steps steps
-    controls=$([ $steps = 800 ] && echo diffusers-matched_v diffusers-matched_eps)   # last: the first to go if time runs out
+    controls=$([ $steps = 800 ] && echo diffusers-matched_v lucidrains-matched_v diffusers-matched_eps lucidrains-matched_eps)   # last: the first to go if time runs out
     for seed in 0 1; do for arm in ours_eps ours_v diffusers_eps diffusers_v lucidrains_eps lucidrains_v; do echo "$arm $seed"; done; done |
       { cat; for seed in 0 1; do for arm in $controls; do echo "$arm $seed"; done; done; } |
       timeout $([ $steps = 800 ] && echo 240 || echo 330) xargs -P 6 -L 1 bash -c 'OMP_NUM_THREADS=2 python3 bench/quality_per_compute.py \

@@ -8,8 +8,9 @@ Yardsticks: `grid`, the FeatureNet that bench/quality_per_compute.py scored with
 references); `cnn`, `mlp` and `pca`, the three of bench/robust_eval.py (robust_eval.json, all 10,000 test images), when
 that has been run on the folder. A cell is the FD (and KID) averaged over the seeds present, with the seeds' range of
 FD in brackets when there are two or more; a missing arm is a dash. Under the tables: for each recipe, our FD over the
-better peer's under every yardstick (the range is what a fair summary quotes), the same against the control
-`diffusers-matched` (diffusers with our optimizer, learning rate, EMA and sampler) when it has run, and for each implementation what
+better peer's under every yardstick (the range is what a fair summary quotes), the same against the controls
+`diffusers-matched` and `lucidrains-matched` (each peer with our optimizer, learning rate, EMA, schedule and sampler)
+when they have run, and for each implementation what
 switching eps to v changes, and chapter 08's verdict (a win needs the lower FD and KID under every yardstick).
 """
 import argparse, json, re, sys
@@ -19,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm_nb.metrics import verdict
 
 IMPLS, RECIPES = ('ours', 'diffusers', 'lucidrains'), ('eps', 'v')
-CONTROLS = ('diffusers-matched',)     # a peer with our training and sampling settings too: what is left is the implementation
+CONTROLS = ('diffusers-matched', 'lucidrains-matched')     # a peer with our training and sampling settings too: what is left is the implementation
 ROWS = IMPLS + CONTROLS
-ARM = re.compile(r'^(ours|diffusers|lucidrains|diffusers-matched)_(eps|v)_s(\d+)$')
+ARM = re.compile(r'^(' + '|'.join(ROWS) + r')_(eps|v)_s(\d+)$')
 
 
 def arms(folder):

@@ -207,22 +207,35 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
 
 
 # ---- lucidrains: GaussianDiffusion and Trainer defaults -------------------------------------------------------------
-def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains'):
-    "objective and min_snr are GaussianDiffusion's objective and min_snr_loss_weight (gamma 5); the defaults are its own."
+def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains', matched=False):
+    "objective and min_snr are GaussianDiffusion's objective and min_snr_loss_weight (gamma 5); the defaults are its own"
+    " (Trainer: Adam 1e-4, betas 0.9/0.99, no warm-up; EMA 0.995 every 10 steps after 100; sigmoid schedule; DDIM eta 0)."
+    " matched: our training and sampling settings instead, each an option lucidrains has: AdamW at lr 1e-3 after 50 linear"
+    " warm-up steps, then constant; EMA 0.995 updated every step with the warm-up (n - 1) / (n + 8) after n updates"
+    " (ema_pytorch's inv_gamma 9, power 1: ours, one update behind); the linear schedule; DDIM with eta 1 (its time"
+    " spacing is already trailing: 999, 979, ..., 19)."
     from denoising_diffusion_pytorch import Unet, GaussianDiffusion
     from ema_pytorch import EMA
+    from ddpm_nb.training import warmup_factor
     torch.manual_seed(a.seed)
     # dim 30 puts it within 2% of our parameter count (its blocks use RMSNorm, so any width works)
     net = Unet(dim=30, dim_mults=(1, 2, 2), channels=1, full_attn=(False, False, True))
-    diff = GaussianDiffusion(net, image_size=28, timesteps=1000, sampling_timesteps=50, objective=objective,   # sigmoid schedule
+    diff = GaussianDiffusion(net, image_size=28, timesteps=1000, sampling_timesteps=50, objective=objective,
+                             beta_schedule='linear' if matched else 'sigmoid', ddim_sampling_eta=1.0 if matched else 0.0,
                              min_snr_loss_weight=min_snr, min_snr_gamma=5).to(dev)
-    opt = torch.optim.Adam(diff.parameters(), lr=1e-4, betas=(0.9, 0.99))
-    ema = EMA(diff, beta=0.995, update_every=10).to(dev)
+    if matched:
+        opt = torch.optim.AdamW(diff.parameters(), lr=1e-3, weight_decay=0.0)
+        lr = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: warmup_factor(k, 50))
+        ema = EMA(diff, beta=0.995, update_after_step=0, update_every=1, inv_gamma=9.0, power=1.0).to(dev)
+    else:
+        opt = torch.optim.Adam(diff.parameters(), lr=1e-4, betas=(0.9, 0.99))
+        lr, ema = None, EMA(diff, beta=0.995, update_every=10).to(dev)
     state_file, k0, t_before = Path(a.out) / f'{tag}_state.pt', 0, 0.0
     resumed = RESUMED if state_file.is_file() else ''
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
         diff.load_state_dict(st['diff']); ema.load_state_dict(st['ema']); opt.load_state_dict(st['opt'])
+        if lr: lr.load_state_dict(st['lr'])
         set_rng_state(st['rng']); k0, t_before = st['step'], st['seconds']
         print(f'{tag}: resuming at step {k0} of {a.steps}', flush=True)
     t0 = time.perf_counter()
@@ -230,14 +243,17 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
         if k < k0: continue
         loss = diff((x0.to(dev) + 1) / 2)                 # its auto_normalize expects [0, 1]
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(diff.parameters(), 1.0); opt.step(); ema.update()
+        if lr: lr.step()
         if (k + 1) % 250 == 0 or k + 1 == a.steps:
-            save_atomic(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), rng=rng_state(),
+            save_atomic(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), lr=lr.state_dict() if lr else None, rng=rng_state(),
                              step=k + 1, seconds=t_before + time.perf_counter() - t0), state_file)
             print(f'{tag}: step {k + 1} of {a.steps}, loss {loss.item():.4f}', flush=True)
     t_train = t_before + time.perf_counter() - t0
     ema.ema_model.eval(); torch.manual_seed(a.seed)
     out, t_sample = sample_resumably(tag, a, lambda n: ema.ema_model.sample(batch_size=n) * 2 - 1)   # its own draws: torch's RNG
-    return net, out, t_train, t_sample, f'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights; {objective}' + (', min-SNR-5' if min_snr else ', unweighted') + resumed
+    if matched: settings = 'DDIM, 50 steps, eta 1, its (trailing) spacing, EMA; our training settings (AdamW 1e-3, 50 warm-up steps, EMA 0.995 every step, linear schedule)'
+    else: settings = 'DDIM, 50 steps, eta 0 (its sampling_timesteps=50), EMA weights'
+    return net, out, t_train, t_sample, settings + f'; {objective}' + (', min-SNR-5' if min_snr else ', unweighted') + resumed
 
 
 RUNNERS = dict(ours=run_ours, diffusers=run_diffusers, lucidrains=run_lucidrains)
@@ -283,12 +299,14 @@ def _grid(impl, recipe):
         if impl.startswith('diffusers'):
             return run_diffusers(x, a, dev, *(('epsilon', None) if recipe == 'eps' else ('v_prediction', 5.0)), tag=tag,
                                  matched=impl == 'diffusers-matched')
-        return run_lucidrains(x, a, dev, *(('pred_noise', False) if recipe == 'eps' else ('pred_v', True)), tag=tag)
+        return run_lucidrains(x, a, dev, *(('pred_noise', False) if recipe == 'eps' else ('pred_v', True)), tag=tag,
+                              matched=impl == 'lucidrains-matched')
     return run
 GRID = {f'{impl}_{recipe}': _grid(impl, recipe) for impl in ('ours', 'diffusers', 'lucidrains') for recipe in ('eps', 'v')}
-# A control beside the grid: diffusers with our training and sampling settings too (diffusers-matched_eps, _v), so that
-# what is left of a difference is the implementation (network layout, loss code, sampler code), not a setting.
-GRID |= {f'diffusers-matched_{recipe}': _grid('diffusers-matched', recipe) for recipe in ('eps', 'v')}
+# Controls beside the grid: each peer with our training and sampling settings too (diffusers-matched_eps, _v,
+# lucidrains-matched_eps, _v), so that what is left of a difference is the implementation (network layout, loss code,
+# sampler code), not a setting.
+GRID |= {f'{impl}-matched_{recipe}': _grid(f'{impl}-matched', recipe) for impl in PEERS for recipe in ('eps', 'v')}
 
 
 def _save_row(out, info, name, row):
@@ -313,7 +331,7 @@ def main():
                         'dropout 0.1, with keep_mask and with F.dropout), ours_rerun (ours again, same seed, current code), '
                         'ours_seed1 (ours with the next seed). The recipe grid: IMPL_eps and IMPL_v for IMPL in ours, '
                         'diffusers, lucidrains (saved as IMPL_RECIPE_sSEED, so seeds sit side by side in one --out), and the control '
-                        'diffusers-matched_eps, diffusers-matched_v (diffusers with our optimizer, rate, EMA and sampler)')
+                        'diffusers-matched_eps, _v and lucidrains-matched_eps, _v (each peer with our optimizer, rate, EMA, schedule and sampler)')
     p.add_argument('--steps', type=int, default=2000)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--n-samples', type=int, default=5000)
