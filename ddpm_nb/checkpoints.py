@@ -177,6 +177,7 @@ def _check_fields(f:Path, meta:dict):
          'a JSON object with the schedule\'s "name" (and options) or its "betas"')
     need('target', lambda v: v in TARGETS, 'one of ' + ', '.join(TARGETS))
     need('step', lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, 'an integer >= 0')
+    need('trained', lambda v: isinstance(v, dict), 'a JSON object (how the weights were made)')
 
 def read_config(path, # a model folder or a checkpoint folder
                ) -> dict:
@@ -204,9 +205,11 @@ def read_config(path, # a model folder or a checkpoint folder
 def save_model(model:nn.Module, path,
                schedule:NoiseSchedule=None, # stored so that a sampler needs nothing else
                target:str=None, # what the model predicts ('eps', 'x0' or 'v'), likewise
+               trained:dict=None, # how the weights were made (steps, training options, data), kept for the reader
               ) -> Path:
     "Save a model folder: config.json and model.safetensors, written atomically; refuses weights that are not finite."
     meta, state = model_config(model, schedule, target), cpu_state_dict(model)
+    if trained is not None: meta['trained'] = trained
     _refuse_nonfinite(state, path)
     def fill(tmp):
         (tmp / 'config.json').write_text(json.dumps(meta, indent=2))

@@ -4,8 +4,10 @@
 Chapters 07, 07b and 08 study the quick start's digit model. Training it takes about 17 minutes on two CPU cores, so the
 package carries one finished run: the EMA weights of RUN_DIR (default runs/quickstart, which `tools/quickstart.py`
 writes) become the model folder ddpm_nb/weights/quickstart (config.json and model.safetensors, as `save_model` writes
-them), which `quickstart_model()` loads. The run must be the recipe (`QUICKSTART`) trained for 600 steps; anything else
-is refused with the field that differs.
+them), which `quickstart_model()` loads. The run must be the recipe (`QUICKSTART`) trained on the built-in digits for
+600 steps (as `train_quickstart()` and tools/quickstart.py train it); a run whose steps, model, schedule or training
+options differ is refused with the field that differs. The folder's config.json keeps how the weights were made (its
+`trained` entry: the checkpoint's step and training options, seed included, and the data).
 """
 import sys
 from pathlib import Path
@@ -27,7 +29,9 @@ def main():
     wrong = [k for k in want if want[k] != got[k]]
     wrong += [f'train.{k}' for k, v in QUICKSTART['train'].items() if meta['train'].get(k) != v]
     if wrong: sys.exit(f'{run} is not the quick start of 600 steps: {", ".join(wrong)} differ from QUICKSTART')
-    out = save_model(model, ROOT / 'ddpm_nb' / SHIPPED, schedule, meta['target'])
+    trained = dict(step=meta['step'], train=meta['train'], data="the built-in digits (load_images('digits'))",
+                   weights='EMA', recipe='ddpm_nb.quickstart.QUICKSTART')
+    out = save_model(model, ROOT / 'ddpm_nb' / SHIPPED, schedule, meta['target'], trained=trained)
     print(f'{out.relative_to(ROOT)}: the EMA weights of {run} at step {meta["step"]}')
 
 
