@@ -25,12 +25,14 @@ SHIPPED = Path('weights') / 'quickstart'        # inside the package: the recipe
 def train_quickstart(steps:int=600, # optimizer steps
                      device=None, # where it trains (default: CUDA if available, else the CPU, as in `train`)
                      out_dir=None, # the run directory `train` writes (default: a new temporary folder)
+                     val_max:int=None, # images the validation loss uses (default: the recipe's 1000)
                     ) -> tuple: # (EMA model in eval mode, schedule, target)
     "Train the quick start's recipe on the built-in digits with chapter 06's `train`."
     torch.manual_seed(0)
     m = dict(QUICKSTART['model'])
     model, schedule = UNet.from_preset(m.pop('preset'), **m), NoiseSchedule.from_name('linear', 1000)
-    cfg = TrainConfig(steps=steps, **QUICKSTART['train'], ckpt_every=steps, val_every=steps, sample_every=steps,
+    options = QUICKSTART['train'] | ({} if val_max is None else dict(val_max=val_max))
+    cfg = TrainConfig(steps=steps, **options, ckpt_every=steps, val_every=steps, sample_every=steps,
                       log_every=max(1, min(100, steps // 20)), progress=False)
     run = train(model, schedule, load_images('digits'), cfg, out_dir or tempfile.mkdtemp(), device=device)
     return run['ema'].eval(), schedule, cfg.target       # train moved it to the device
