@@ -31,9 +31,9 @@
 #            bf16 error of ours-fused against float32 on CUDA), CIFAR-10: at most 70 s;
 #   grid     issue 36's recipe grid (bench/quality_per_compute.py): ours, diffusers and lucidrains, each with eps and with
 #            v + min-SNR-5, seeds 0 and 1, at 800 then 3000 steps (at 800, last, the controls diffusers-matched and
-#            lucidrains-matched: each peer with our optimizer, rate, EMA, schedule and sampler), six processes at a time on the one card, every arm in
-#            float32 and scored with the CPU grid's feature network; samples and results.json in $OUT/grid-STEPS-cuda,
-#            tables by `python bench/grid_table.py FOLDER` (at most 9.5 minutes);
+#            lucidrains-matched: each peer with our optimizer, rate, EMA, schedule and sampler), six processes at a time
+#            on the one card, every arm in float32 and scored with the CPU grid's feature network; samples and
+#            results.json in $OUT/grid-STEPS-cuda, tables by `python bench/grid_table.py FOLDER` (at most 9.5 minutes);
 #   probe    fused-check, candidates, profile: at most 9.4 minutes of commands (give the device tool its 600 s limit).
 # With 15 minutes of device time (a start of a minute or two, then about 12 for commands), the order that answers most
 # about issue 17's targets (bench/RESULTS.md, "A fused GroupNorm for CUDA" and "A roofline for the GPU step"): `probe`
@@ -100,7 +100,7 @@ graphs)   # mnist28 with CUDA graphs, ours against ours-fused: issue 17's 3x tar
   timeout 280 python3 bench/unet_speed.py --device cuda --sizes mnist28 --train-batch 128 --interleave --steps 20 \
       --settings bf16+compile --compile-mode reduce-overhead --kinds ours ours-fused --out "$OUT/unet_mnist28_graphs.json" >> "$OUT/speed.log" 2>&1
   say graphs done ;;
-grid)     # 12 arms per budget; an arm that runs out of time is missing from results.json (lucidrains' resume from their state)
+grid)     # 12 arms per budget, and 8 control arms at 800 steps; an arm that runs out of time is missing from results.json (lucidrains' resume from their state)
   for steps in 800 3000; do
     g=$OUT/grid-$steps-cuda; mkdir -p "$g"; cp bench/results/grid-800/feature_net.pt "$g/"
     say grid $steps steps

@@ -235,7 +235,7 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
     if state_file.is_file():
         st = torch.load(state_file, map_location=dev, weights_only=False)
         diff.load_state_dict(st['diff']); ema.load_state_dict(st['ema']); opt.load_state_dict(st['opt'])
-        if lr: lr.load_state_dict(st['lr'])
+        if lr is not None: lr.load_state_dict(st['lr'])
         set_rng_state(st['rng']); k0, t_before = st['step'], st['seconds']
         print(f'{tag}: resuming at step {k0} of {a.steps}', flush=True)
     t0 = time.perf_counter()
@@ -243,9 +243,10 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
         if k < k0: continue
         loss = diff((x0.to(dev) + 1) / 2)                 # its auto_normalize expects [0, 1]
         opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(diff.parameters(), 1.0); opt.step(); ema.update()
-        if lr: lr.step()
+        if lr is not None: lr.step()
         if (k + 1) % 250 == 0 or k + 1 == a.steps:
-            save_atomic(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), lr=lr.state_dict() if lr else None, rng=rng_state(),
+            save_atomic(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), lr=lr.state_dict() if lr is not None else None,
+                             rng=rng_state(),
                              step=k + 1, seconds=t_before + time.perf_counter() - t0), state_file)
             print(f'{tag}: step {k + 1} of {a.steps}, loss {loss.item():.4f}', flush=True)
     t_train = t_before + time.perf_counter() - t0
