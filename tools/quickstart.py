@@ -2,13 +2,13 @@
 """The quick start: `python3 tools/quickstart.py`.
 
 On a machine with only Python >= 3.10 and git it creates `.venv/` (shared with the test command), installs
-ddpm_nb into it, trains a small class-conditional U-Net on the built-in digits for about 17 minutes on a 2-core CPU
+ddpm_nb into it, trains a small class-conditional U-Net on the built-in digits for 17-19 minutes on a 2-core CPU
 with `ddpm_nb train`, and draws a grid of samples (ten of each digit) and a GIF of the denoising path with
 `ddpm_nb sample`. It prints each command it runs, so you can rerun or change them, and where the files are.
 The package ships one such run (`quickstart_model()`, chapter 06b), copied from runs/quickstart by
 `tools/ship_quickstart.py`, so the chapters that study this model need not train it.
 
-Options: --steps N      optimizer steps (default 600: about 17 minutes on 2 CPU cores, seconds on a GPU)
+Options: --steps N      optimizer steps (default 600: 17-19 minutes on 2 CPU cores, seconds on a GPU)
          --out DIR      run directory (default runs/quickstart; a rerun replaces the run there)
          --no-install   reuse .venv as it is
 """

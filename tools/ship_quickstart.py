@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ship the quick start's model with the package: `python3 tools/ship_quickstart.py [RUN_DIR]`.
 
-Chapters 07, 07b and 08 study the quick start's digit model. Training it takes about 17 minutes on two CPU cores, so the
+Chapters 07, 07b and 08 study the quick start's digit model. Training it takes 17-19 minutes on two CPU cores, so the
 package carries one finished run: the EMA weights of RUN_DIR (default runs/quickstart, which `tools/quickstart.py`
 writes) become the model folder ddpm_nb/weights/quickstart (config.json and model.safetensors, as `save_model` writes
 them), which `quickstart_model()` loads. The run must be the recipe (`QUICKSTART`) trained on the built-in digits for
