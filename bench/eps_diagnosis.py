@@ -19,23 +19,22 @@ import numpy as np
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ddpm_nb.checkpoints import load_model
+from ddpm_nb.diffusion import to_uint8, x0_from_eps
 from ddpm_nb.loaders import IdxDataset
 from ddpm_nb.sampling import sample
+from quality_per_compute import diffusers_ddim, diffusers_unet
 
 
-def describe(name, x):
-    "Mean pixel value (0-255) and the shares of bright and dark pixels of images in [-1, 1]."
-    u = ((x.clamp(-1, 1) + 1) * 127.5).round()
+def describe(name, u):
+    "Mean pixel value and the shares of bright and dark pixels of uint8 images."
+    u = u.float()
     print(f'{name:40s} mean {u.mean():6.1f}  share >= 250: {(u >= 250).float().mean():.3f}  share <= 5: {(u <= 5).float().mean():.3f}', flush=True)
 
 
 def diffusers_eps_net(results):
-    "The diffusers-matched_eps arm's UNet2DModel with its EMA weights, as bench/quality_per_compute.py built it."
-    from diffusers import UNet2DModel
+    "The diffusers-matched_eps arm's network with its EMA weights, from the state bench/quality_per_compute.py kept."
     from diffusers.training_utils import EMAModel
-    d = UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 72), layers_per_block=1,
-                    down_block_types=('DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'),
-                    up_block_types=('AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'), norm_num_groups=8)
+    d = diffusers_unet()
     st = torch.load(results / 'diffusers-matched_eps_s0_state.pt', map_location='cpu', weights_only=False)
     d.load_state_dict(st['model'])
     ema = EMAModel(d.parameters(), decay=0.995); ema.load_state_dict(st['ema']); ema.copy_to(d.parameters())
@@ -47,36 +46,35 @@ def main():
     p.add_argument('--results', default='bench/results/grid-800'); p.add_argument('--data', default='../shared/data/fashion-mnist')
     p.add_argument('--n', type=int, default=200)
     a = p.parse_args(); R, n = Path(a.results), a.n
-    from diffusers import DDPMScheduler, DDIMScheduler
+    from diffusers import DDPMScheduler
     ours, s, _ = load_model(R / 'ours_eps_s0_run', 'cpu'); ours.eval()
     d = diffusers_eps_net(R)
     theirs = lambda x, t, **kw: d(x, t).sample
     test = IdxDataset(Path(a.data), 'test')
     x0 = torch.stack([test[i][0] for i in range(n)])
     print('1. The samplers swapped (n = %d)' % n)
-    describe('real test images', x0)
+    describe('real test images', to_uint8(x0))
     for f in ('ours_eps_s0', 'diffusers-matched_eps_s0'):
-        describe(f'{f}, committed samples', torch.tensor(np.load(R / f'{f}_samples.npy')[:n].astype(np.float32)) / 127.5 - 1)
+        describe(f'{f}, committed samples', torch.from_numpy(np.load(R / f'{f}_samples.npy')[:n]))
     config = DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear', prediction_type='epsilon').config
-    def diffusers_ddim(net):
-        ddim = DDIMScheduler.from_config(config, timestep_spacing='trailing'); ddim.set_timesteps(50)
-        g = torch.Generator().manual_seed(0); img = torch.randn((n, 1, 28, 28), generator=g)
+    def their_sampler(net):
+        ddim, g = diffusers_ddim(config, matched=True), torch.Generator().manual_seed(0)
+        img = torch.randn((n, 1, 28, 28), generator=g)
         for t in ddim.timesteps: img = ddim.step(net(img, torch.full((n,), int(t))), t, img, eta=1.0, generator=g).prev_sample
         return img
-    ours_sample = lambda net: sample(net, s, (n, 1, 28, 28), 'ddim', 50, eta=1.0, batch_size=n, target='eps', generator=torch.Generator().manual_seed(0))
+    our_sampler = lambda net: sample(net, s, (n, 1, 28, 28), 'ddim', 50, eta=1.0, batch_size=n, target='eps', generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         for name, net in (('ours', ours), ('diffusers', theirs)):
-            describe(f'{name} network, our sampler', ours_sample(net))
-            describe(f"{name} network, diffusers' DDIMScheduler", diffusers_ddim(net))
+            describe(f'{name} network, our sampler', to_uint8(our_sampler(net)))
+            describe(f"{name} network, diffusers' DDIMScheduler", to_uint8(their_sampler(net)))
         print(f'\n2. Noise-prediction error per timestep ({n} test images, the same noise for both networks)')
         print('   t   eps MSE: ours  diffusers    x0 MSE: ours  diffusers')
         eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
         for t in (999, 980, 950, 900, 800, 600, 400, 200, 50, 10):
-            ab = s.alpha_bar[t]; xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps; tt = torch.full((n,), t)
+            tt = torch.full((n,), t); xt = s.q_sample(x0, tt, eps)
             e = [ours(xt, tt), theirs(xt, tt)]
-            x0_hat = [((xt - (1 - ab).sqrt() * ei) / ab.sqrt()).clamp(-1, 1) for ei in e]
-            print(f'{t:4d}   {((e[0] - eps) ** 2).mean():12.5f} {((e[1] - eps) ** 2).mean():10.5f}   '
-                  f'{((x0_hat[0] - x0) ** 2).mean():12.4f} {((x0_hat[1] - x0) ** 2).mean():10.4f}')
+            err = [((ei - eps) ** 2).mean() for ei in e] + [((x0_from_eps(s, xt, tt, ei).clamp(-1, 1) - x0) ** 2).mean() for ei in e]
+            print(f'{t:4d}   {err[0]:12.5f} {err[1]:10.5f}   {err[2]:12.4f} {err[3]:10.4f}')
 
 
 if __name__ == '__main__': main()

@@ -140,6 +140,19 @@ def run_ours_lr(x, a, dev):
 
 
 # ---- diffusers: examples/unconditional_image_generation/train_unconditional.py defaults ---------------------------
+def diffusers_unet():
+    "The diffusers arms' network: a UNet2DModel of 1.27M parameters, as ours (attention at 7x7, GroupNorm with 8 groups)."
+    from diffusers import UNet2DModel
+    return UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 72), layers_per_block=1,
+                       down_block_types=('DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'),
+                       up_block_types=('AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'), norm_num_groups=8)
+
+def diffusers_ddim(config, matched):
+    "diffusers' DDIMScheduler at 50 steps: trailing spacing for the matched arms (ours), its default otherwise."
+    from diffusers import DDIMScheduler
+    ddim = DDIMScheduler.from_config(config, **(dict(timestep_spacing='trailing') if matched else {})); ddim.set_timesteps(50)
+    return ddim
+
 def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffusers', matched=False):
     "diffusers' unconditional training example (examples/unconditional_image_generation), with its defaults but a warm-up"
     " of a tenth of the run (at most its 500 steps; 80 at 800 steps). prediction: 'epsilon' (the example's default) or"
@@ -148,13 +161,11 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
     " matched: our training and sampling settings instead of the example's, each an option diffusers has: AdamW at lr"
     " 1e-3 after 50 linear warm-up steps, then constant; EMA 0.995 warmed up as ours, min(0.995, (1 + n) / (10 + n));"
     " DDIM with eta 1 and trailing spacing."
-    from diffusers import UNet2DModel, DDPMScheduler, DDIMScheduler
+    from diffusers import DDPMScheduler
     from diffusers.optimization import get_scheduler
     from diffusers.training_utils import EMAModel
     torch.manual_seed(a.seed)
-    model = UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 72), layers_per_block=1,
-                        down_block_types=('DownBlock2D', 'DownBlock2D', 'AttnDownBlock2D'),
-                        up_block_types=('AttnUpBlock2D', 'UpBlock2D', 'UpBlock2D'), norm_num_groups=8).to(dev)
+    model = diffusers_unet().to(dev)
     sched = DDPMScheduler(num_train_timesteps=1000, beta_schedule='linear', prediction_type=prediction)
     snr_all = (sched.alphas_cumprod / (1 - sched.alphas_cumprod)).to(dev)
     if matched:
@@ -193,7 +204,7 @@ def run_diffusers(x, a, dev, prediction='epsilon', snr_gamma=None, tag='diffuser
     t_train = t_before + time.perf_counter() - t0
     if ema: ema.copy_to(model.parameters())
     model.eval()
-    ddim = DDIMScheduler.from_config(sched.config, **(dict(timestep_spacing='trailing') if matched else {})); ddim.set_timesteps(50)
+    ddim = diffusers_ddim(sched.config, matched)
     eta = 1.0 if matched else 0.0
     def draw(n):
         img = torch.randn((n, 1, 28, 28), generator=g, device=dev)
@@ -246,8 +257,7 @@ def run_lucidrains(x, a, dev, objective='pred_v', min_snr=False, tag='lucidrains
         if lr is not None: lr.step()
         if (k + 1) % 250 == 0 or k + 1 == a.steps:
             save_atomic(dict(diff=diff.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), lr=lr.state_dict() if lr is not None else None,
-                             rng=rng_state(),
-                             step=k + 1, seconds=t_before + time.perf_counter() - t0), state_file)
+                             rng=rng_state(), step=k + 1, seconds=t_before + time.perf_counter() - t0), state_file)
             print(f'{tag}: step {k + 1} of {a.steps}, loss {loss.item():.4f}', flush=True)
     t_train = t_before + time.perf_counter() - t0
     ema.ema_model.eval(); torch.manual_seed(a.seed)
