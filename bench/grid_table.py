@@ -21,7 +21,8 @@ from ddpm_nb.metrics import verdict
 
 IMPLS, RECIPES = ('ours', 'diffusers', 'lucidrains'), ('eps', 'v')
 CONTROLS = ('diffusers-matched', 'lucidrains-matched')     # a peer with our training and sampling settings too: what is left is the implementation
-ROWS = IMPLS + CONTROLS
+VARIANTS = ('ours-groups8',)  # ablations of ours: GroupNorm with 8 groups instead of 32 (the diffusers arm's network has 8)
+ROWS = IMPLS + VARIANTS + CONTROLS
 ARM = re.compile(r'^(' + '|'.join(ROWS) + r')_(eps|v)_s(\d+)$')
 
 
@@ -61,20 +62,23 @@ def main(folder):
             if impl in IMPLS or any(t[impl, r] for r in RECIPES):
                 print(f'| {impl} | ' + ' | '.join(cell(t[impl, r]) for r in RECIPES) + ' |')
     print()
-    for r in RECIPES:
-        ratios = {y: fd(t, ('ours', r)) / min(fd(t, (p, r)) for p in IMPLS[1:] if t[p, r])
-                  for y, t in tables.items() if t['ours', r] and any(t[p, r] for p in IMPLS[1:])}
-        print(ratios_line(f'{r}: ours / better peer present', ratios) if ratios else f'{r}: ours / better peer present: not enough arms')
-        for c in CONTROLS:
-            ratios = {y: fd(t, ('ours', r)) / fd(t, (c, r)) for y, t in tables.items() if t['ours', r] and t[c, r]}
-            if ratios: print(ratios_line(f'{r}: ours / {c}', ratios))
-    for r in RECIPES:            # chapter 08's rule on the seed means: a win needs lower FD and KID under every yardstick
-        avg = lambda t, k: {q: mean([x[q] for x in t[k]]) for q in ('fd', 'kid')}
-        for peer in IMPLS[1:] + CONTROLS:
-            if all(t['ours', r] and t[peer, r] for t in tables.values()):
-                v = verdict({y: avg(t, ('ours', r)) for y, t in tables.items()}, {y: avg(t, (peer, r)) for y, t in tables.items()})
-                print(f'{r}: ours vs {peer} under chapter 08\'s rule ({", ".join(tables)}): '
-                      + {'a': 'ours better', 'b': f'{peer} better', 'level': 'level'}[v])
+    for ours in ('ours',) + VARIANTS:
+      for r in RECIPES:
+        ratios = {y: fd(t, (ours, r)) / min(fd(t, (p, r)) for p in IMPLS[1:] if t[p, r])
+                  for y, t in tables.items() if t[ours, r] and any(t[p, r] for p in IMPLS[1:])}
+        if ratios or ours == 'ours':
+            print(ratios_line(f'{r}: {ours} / better peer present', ratios) if ratios else f'{r}: ours / better peer present: not enough arms')
+        for c in CONTROLS + (('ours',) if ours != 'ours' else ()):
+            ratios = {y: fd(t, (ours, r)) / fd(t, (c, r)) for y, t in tables.items() if t[ours, r] and t[c, r]}
+            if ratios: print(ratios_line(f'{r}: {ours} / {c}', ratios))
+    avg = lambda t, k: {q: mean([x[q] for x in t[k]]) for q in ('fd', 'kid')}
+    for ours in ('ours',) + VARIANTS:
+      for r in RECIPES:            # chapter 08's rule on the seed means: a win needs lower FD and KID under every yardstick
+        for peer in IMPLS[1:] + CONTROLS + (('ours',) if ours != 'ours' else ()):
+            if all(t[ours, r] and t[peer, r] for t in tables.values()):
+                v = verdict({y: avg(t, (ours, r)) for y, t in tables.items()}, {y: avg(t, (peer, r)) for y, t in tables.items()})
+                print(f'{r}: {ours} vs {peer} under chapter 08\'s rule ({", ".join(tables)}): '
+                      + {'a': f'{ours} better', 'b': f'{peer} better', 'level': 'level'}[v])
     for impl in ROWS:
         ch = {y: fd(t, (impl, 'v')) / fd(t, (impl, 'eps')) for y, t in tables.items() if t[impl, 'v'] and t[impl, 'eps']}
         if ch: print(f'{impl}: FD of v over FD of eps: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ch.items()))
