@@ -49,6 +49,15 @@ def _disk_full(path) -> DiskFullError:
     return e
 
 # %% ../nbs/11_checkpoints.ipynb #9a864c6c
+def _fsync(path):
+    "Flush a file's data, or a folder's entries, to the disk (folders cannot be opened for this on Windows: skipped there)."
+    try: fd = os.open(path, os.O_RDONLY)
+    except (IsADirectoryError, PermissionError): return
+    try: os.fsync(fd)
+    except OSError:
+        if not os.path.isdir(path): raise
+    finally: os.close(fd)
+
 def atomic_write(path:Path, write):
     "Call write(tmp_path), then rename tmp_path to path: readers see the old file or the new one, never half of one."
     path = Path(path)
@@ -57,7 +66,9 @@ def atomic_write(path:Path, write):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
         os.close(fd)
         write(tmp)
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)
     except Exception as e:
         if _is_disk_full(e): raise _disk_full(path) from None
         raise
@@ -71,11 +82,14 @@ def _write_dir(path, fill) -> Path:
     try:
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
         fill(tmp)
+        for f in tmp.iterdir(): _fsync(f)
+        _fsync(tmp)
         old = path.parent / f'.{path.name}.old' if path.exists() else None
         if old:
             if old.exists(): shutil.rmtree(old)
             os.replace(path, old)
         os.replace(tmp, path)
+        _fsync(path.parent)
         if old: shutil.rmtree(old)
     except Exception as e:
         if _is_disk_full(e): raise _disk_full(path) from None
