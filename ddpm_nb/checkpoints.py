@@ -75,22 +75,27 @@ def atomic_write(path:Path, write):
     finally:
         if tmp and os.path.exists(tmp): os.remove(tmp)
 
+def _aside(path:Path) -> Path:
+    "The hidden name a folder is moved to while its replacement is swapped in."
+    return path.parent / f'.{path.name}.old'
+
 def _write_dir(path, fill) -> Path:
     "Fill a temporary sibling folder with fill(tmp), then swap it in for `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
+    aside, tmp = _aside(path), None
+    if aside.is_dir() and not path.exists(): os.replace(aside, path)   # a swap cut off between its renames: put the folder back first
     try:
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
         fill(tmp)
         for f in tmp.iterdir(): _fsync(f)
         _fsync(tmp)
-        old = path.parent / f'.{path.name}.old' if path.exists() else None
-        if old:
-            if old.exists(): shutil.rmtree(old)
-            os.replace(path, old)
+        moved = path.exists()
+        if moved:
+            if aside.exists(): shutil.rmtree(aside)      # a swap cut off after both renames left it: it is stale
+            os.replace(path, aside)
         os.replace(tmp, path)
         _fsync(path.parent)
-        if old: shutil.rmtree(old)
+        if moved: shutil.rmtree(aside)
     except Exception as e:
         if _is_disk_full(e): raise _disk_full(path) from None
         raise
@@ -197,6 +202,9 @@ def read_config(path, # a model folder or a checkpoint folder
                ) -> dict:
     "Its config.json in the current format (version 1 upgraded), or one clear error naming the file and the field."
     f = Path(path) / 'config.json'
+    if not Path(path).exists() and _aside(Path(path)).is_dir():
+        raise FileNotFoundError(f'{path} is missing, but {_aside(Path(path))} holds the folder a save was replacing when it '
+                                f'was cut off: rename it to {Path(path).name}, or save to {path} again (which puts it back first)')
     if not f.is_file():
         raise FileNotFoundError(f'{path} is not a model folder or checkpoint: it has no config.json '
                                 '(pass a run directory, one of its checkpoints/step-* folders, or a folder written by save_model)')
