@@ -204,7 +204,7 @@ class HFImageDataset(Dataset):
         self.classes = lab.names if isinstance(lab, datasets.ClassLabel) else None
         first = ds[0][image_column]
         size = size or min(first.size)
-        channels = channels or (1 if first.mode in ('L', '1', 'I', 'I;16', 'F') else 3)
+        channels = channels or (1 if first.mode in GRAY_MODES else 3)   # the same rule as a folder's
         self.transform = ImageTransform(size, channels, crop, hflip)
         self.image_column, self.label_column = image_column, label_column
         def apply(batch):

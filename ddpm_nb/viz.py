@@ -51,11 +51,11 @@ def show_images(x:torch.Tensor, # (B, C, H, W) images in [-1, 1] (or uint8); C i
     return fig
 
 # %% ../nbs/00_pictures.ipynb #84e0237e
-def grid_image(x, # (B, C, H, W) images in [-1, 1]
+def grid_image(x, # (B, C, H, W) images in [-1, 1] (or uint8)
                nrow:int=8, # images per row, that is the number of columns
                pad:int=2): # black pixels around every image
     "One PIL image holding a batch as a grid, nrow images per row."
-    x = _to_uint8(x).cpu()
+    x = (x if x.dtype == torch.uint8 else _to_uint8(x)).cpu()
     B, C, H, W = x.shape
     grid = torch.zeros(C, math.ceil(B / nrow) * (H + pad) + pad, nrow * (W + pad) + pad, dtype=torch.uint8)
     for i in range(B):
@@ -63,7 +63,7 @@ def grid_image(x, # (B, C, H, W) images in [-1, 1]
         grid[:, pad + r * (H + pad): pad + r * (H + pad) + H, pad + c * (W + pad): pad + c * (W + pad) + W] = x[i]
     return Image.fromarray(grid[0].numpy() if C == 1 else grid.permute(1, 2, 0).numpy())
 
-def save_grid(x, # (B, C, H, W) images in [-1, 1]
+def save_grid(x, # (B, C, H, W) images in [-1, 1] (or uint8)
               path, nrow:int=8, # images per row (columns)
               pad:int=2):
     "Save a batch of images as one PNG grid, nrow images per row."
