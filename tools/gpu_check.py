@@ -208,7 +208,7 @@ def main():
     p.add_argument('--skip-notebooks', action='store_true', help='leave out the notebook tests (part 1)')
     p.add_argument('--only-notebooks', action='store_true', help='run only the notebook tests (part 1)')
     p.add_argument('--notebooks', nargs='*', default=[], help='test only these notebooks in part 1')
-    p.add_argument('--fashion-mnist', type=Path, help='a folder of Fashion-MNIST idx files, for the GPU cells (else the hub)')
+    p.add_argument('--fashion-mnist', type=Path, help='a folder of Fashion-MNIST idx files, for the GPU cells (without it they skip)')
     p.add_argument('--timeout', type=float, default=420, help='seconds allowed to each notebook command')
     p.add_argument('--workers', type=int, help="nbdev_test's --n_workers for the combined run (default: nbdev's, up to 8), "
                    'and how many notebooks run alone at a time afterwards (default: 1)')
