@@ -11,7 +11,9 @@ FD in brackets when there are two or more; a missing arm is a dash. Under the ta
 better peer's under every yardstick (the range is what a fair summary quotes), the same against the controls
 `diffusers-matched` and `lucidrains-matched` (each peer with our optimizer, learning rate, EMA, schedule and sampler)
 when they have run, and for each implementation what
-switching eps to v changes, and chapter 08's verdict (a win needs the lower FD and KID under every yardstick).
+switching eps to v changes, and chapter 08's verdict (a win needs the lower FD and KID under every yardstick), on the
+seed means and then seed by seed: every seed of one arm against every seed of the other, so that a win that holds on
+the means but not in every pair is shown to depend on the seed.
 """
 import argparse, json, re, sys
 from collections import defaultdict
@@ -26,17 +28,27 @@ ROWS = IMPLS + VARIANTS + CONTROLS
 ARM = re.compile(r'^(' + '|'.join(ROWS) + r')_(eps|v)_s(\d+)$')
 
 
-def arms(folder):
-    "{yardstick: {(impl, recipe): [scores of each seed]}} from results.json and, when present, robust_eval.json."
-    folder, out = Path(folder), defaultdict(lambda: defaultdict(list))
+def scores(folder):
+    "{yardstick: {(impl, recipe): {seed: score}}} from results.json and, when present, robust_eval.json."
+    folder, out = Path(folder), defaultdict(lambda: defaultdict(dict))
     res = json.loads((folder / 'results.json').read_text())['results'] if (folder / 'results.json').is_file() else {}
     for name, q in sorted(res.items()):
-        if m := ARM.match(name): out['grid'][m[1], m[2]].append(q)
+        if m := ARM.match(name): out['grid'][m[1], m[2]][int(m[3])] = q
     if (folder / 'robust_eval.json').is_file():
         for name, per in sorted(json.loads((folder / 'robust_eval.json').read_text())['scores'].items()):
             if m := ARM.match(name):
-                for y, q in per.items(): out[y][m[1], m[2]].append(q)
+                for y, q in per.items(): out[y][m[1], m[2]][int(m[3])] = q
     return out
+
+def arms(folder):
+    "{yardstick: {(impl, recipe): [scores of each seed]}}."
+    return {y: defaultdict(list, {arm: [per[k] for k in sorted(per)] for arm, per in t.items()}) for y, t in scores(folder).items()}
+
+def seed_pairs(per_seed, a, b) -> list:
+    "Chapter 08's verdict for every (seed of a, seed of b) scored under every yardstick."
+    common = lambda arm: set.intersection(*(set(t[arm]) for t in per_seed.values()))
+    return [verdict({y: t[a][i] for y, t in per_seed.items()}, {y: t[b][j] for y, t in per_seed.items()})
+            for i in sorted(common(a)) for j in sorted(common(b))]
 
 
 def mean(xs): return sum(xs) / len(xs)
@@ -54,7 +66,7 @@ def cell(qs):
 
 
 def main(folder):
-    tables = arms(folder)
+    tables, per_seed = arms(folder), scores(folder)
     if not tables: sys.exit(f'no grid arms (IMPL_RECIPE_sSEED) in {folder}/results.json or robust_eval.json')
     for y, t in tables.items():
         print(f'\n**{y}**: FD (KID), n = seeds\n\n| | ' + ' | '.join(RECIPES) + ' |\n|---|' + '---:|' * len(RECIPES))
@@ -77,8 +89,11 @@ def main(folder):
         for peer in IMPLS[1:] + CONTROLS + (('ours',) if ours != 'ours' else ()):
             if all(t[ours, r] and t[peer, r] for t in tables.values()):
                 v = verdict({y: avg(t, (ours, r)) for y, t in tables.items()}, {y: avg(t, (peer, r)) for y, t in tables.items()})
+                pairs = seed_pairs(per_seed, (ours, r), (peer, r))
+                count = ', '.join(f'{name} in {pairs.count(k)}' for k, name in (('a', ours), ('b', peer), ('level', 'level')) if pairs.count(k))
                 print(f'{r}: {ours} vs {peer} under chapter 08\'s rule ({", ".join(tables)}): '
-                      + {'a': f'{ours} better', 'b': f'{peer} better', 'level': 'level'}[v])
+                      + {'a': f'{ours} better', 'b': f'{peer} better', 'level': 'level'}[v]
+                      + f'; seed by seed ({len(pairs)} pairs): {count}')
     for impl in ROWS:
         ch = {y: fd(t, (impl, 'v')) / fd(t, (impl, 'eps')) for y, t in tables.items() if t[impl, 'v'] and t[impl, 'eps']}
         if ch: print(f'{impl}: FD of v over FD of eps: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ch.items()))
