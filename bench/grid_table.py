@@ -44,11 +44,14 @@ def arms(folder):
     "{yardstick: {(impl, recipe): [scores of each seed]}}."
     return {y: defaultdict(list, {arm: [per[k] for k in sorted(per)] for arm, per in t.items()}) for y, t in scores(folder).items()}
 
+def common(per_seed, arm) -> list:
+    "The seeds of an arm that every yardstick has scored."
+    return sorted(set.intersection(*(set(t[arm]) for t in per_seed.values())))
+
 def seed_pairs(per_seed, a, b) -> list:
     "Chapter 08's verdict for every (seed of a, seed of b) scored under every yardstick."
-    common = lambda arm: set.intersection(*(set(t[arm]) for t in per_seed.values()))
     return [verdict({y: t[a][i] for y, t in per_seed.items()}, {y: t[b][j] for y, t in per_seed.items()})
-            for i in sorted(common(a)) for j in sorted(common(b))]
+            for i in common(per_seed, a) for j in common(per_seed, b)]
 
 
 def mean(xs): return sum(xs) / len(xs)
@@ -83,17 +86,18 @@ def main(folder):
         for c in CONTROLS + (('ours',) if ours != 'ours' else ()):
             ratios = {y: fd(t, (ours, r)) / fd(t, (c, r)) for y, t in tables.items() if t[ours, r] and t[c, r]}
             if ratios: print(ratios_line(f'{r}: {ours} / {c}', ratios))
-    avg = lambda t, k: {q: mean([x[q] for x in t[k]]) for q in ('fd', 'kid')}
+    # the verdict on the means averages the seeds every yardstick has scored, the same seeds under each
+    avg = lambda y, k: {q: mean([per_seed[y][k][i][q] for i in common(per_seed, k)]) for q in ('fd', 'kid')}
     for ours in ('ours',) + VARIANTS:
       for r in RECIPES:            # chapter 08's rule on the seed means: a win needs lower FD and KID under every yardstick
         for peer in IMPLS[1:] + CONTROLS + (('ours',) if ours != 'ours' else ()):
-            if all(t[ours, r] and t[peer, r] for t in tables.values()):
-                v = verdict({y: avg(t, (ours, r)) for y, t in tables.items()}, {y: avg(t, (peer, r)) for y, t in tables.items()})
+            if common(per_seed, (ours, r)) and common(per_seed, (peer, r)):
+                v = verdict({y: avg(y, (ours, r)) for y in tables}, {y: avg(y, (peer, r)) for y in tables})
                 pairs = seed_pairs(per_seed, (ours, r), (peer, r))
                 count = ', '.join(f'{name} in {pairs.count(k)}' for k, name in (('a', ours), ('b', peer), ('level', 'level')) if pairs.count(k))
                 print(f'{r}: {ours} vs {peer} under chapter 08\'s rule ({", ".join(tables)}): '
                       + {'a': f'{ours} better', 'b': f'{peer} better', 'level': 'level'}[v]
-                      + f'; seed by seed ({len(pairs)} pairs): {count}')
+                      + f'; seed by seed ({len(pairs)} pair{"s" * (len(pairs) != 1)}): {count}')
     for impl in ROWS:
         ch = {y: fd(t, (impl, 'v')) / fd(t, (impl, 'eps')) for y, t in tables.items() if t[impl, 'v'] and t[impl, 'eps']}
         if ch: print(f'{impl}: FD of v over FD of eps: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ch.items()))

@@ -203,8 +203,8 @@ def read_config(path, # a model folder or a checkpoint folder
     "Its config.json in the current format (version 1 upgraded), or one clear error naming the file and the field."
     f = Path(path) / 'config.json'
     if not Path(path).exists() and _aside(Path(path)).is_dir():
-        raise FileNotFoundError(f'{path} is missing, but {_aside(Path(path))} holds the folder a save was replacing when it '
-                                f'was cut off: rename it to {Path(path).name}, or save to {path} again (which puts it back first)')
+        raise FileNotFoundError(f'{path} is missing, but {_aside(Path(path))} holds a version of it that a save set aside '
+                                f'and was cut off before it could delete: rename it to {Path(path).name} to use it')
     if not f.is_file():
         raise FileNotFoundError(f'{path} is not a model folder or checkpoint: it has no config.json '
                                 '(pass a run directory, one of its checkpoints/step-* folders, or a folder written by save_model)')
@@ -353,5 +353,7 @@ def claim_run(ckpt_dir:Path, resume:bool, overwrite:bool, rank:int=0):
     if rank != 0 or not ckpt_dir.is_dir(): return
     check_run_dir(ckpt_dir.parent, resume, overwrite)
     if overwrite and (run_checkpoints(ckpt_dir.parent) or (ckpt_dir / 'latest').exists()): shutil.rmtree(ckpt_dir); return
-    for d in ckpt_dir.glob('.*'):                          # temporary folders and files of saves that were killed
-        shutil.rmtree(d) if d.is_dir() else d.unlink()
+    for d in ckpt_dir.glob('.*'):                          # what saves that were killed left behind
+        kept = d.parent / d.name[1:-len('.old')]
+        if d.name.endswith('.old') and d.is_dir() and not kept.exists(): os.replace(d, kept)   # a folder's only copy: put it back
+        else: shutil.rmtree(d) if d.is_dir() else d.unlink()                                  # temporary folders and files

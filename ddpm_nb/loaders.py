@@ -232,7 +232,7 @@ def _check_options(split, size, channels, skip_corrupt):
     if not isinstance(skip_corrupt, bool): raise ValueError(f'skip_corrupt must be True or False, got {skip_corrupt!r}')
 
 def _looks_like_path(source) -> bool:
-    "A Path, or a string only a path would be: absolute, ./ ../ ~, or more than one '/' (a hub name is 'name' or 'owner/name')."
+    "A Path, or a string only a path would be: absolute, . or ~ first, / last, a backslash, a drive letter, or more than one '/' (a hub name is 'name' or 'owner/name')."
     if isinstance(source, os.PathLike): return True
     s = str(source)
     return s.startswith(('/', '.', '~', '\\')) or s.count('/') > 1 or s.endswith('/') or '\\' in s or (len(s) > 1 and s[1] == ':')

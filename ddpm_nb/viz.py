@@ -51,10 +51,11 @@ def show_images(x:torch.Tensor, # (B, C, H, W) images in [-1, 1] (or uint8); C i
     return fig
 
 # %% ../nbs/00_pictures.ipynb #84e0237e
-def grid_image(x, # (B, C, H, W) images in [-1, 1] (or uint8)
+def grid_image(x, # (B, C, H, W) or (C, H, W) images in [-1, 1] (or uint8)
                nrow:int=8, # images per row, that is the number of columns
                pad:int=2): # black pixels around every image
     "One PIL image holding a batch as a grid, nrow images per row."
+    if x.ndim == 3: x = x[None]                              # one image, as show_images takes it
     x = (x if x.dtype == torch.uint8 else _to_uint8(x)).cpu()
     B, C, H, W = x.shape
     grid = torch.zeros(C, math.ceil(B / nrow) * (H + pad) + pad, nrow * (W + pad) + pad, dtype=torch.uint8)
@@ -80,7 +81,7 @@ def plot_history(history:dict, ax=None):
     ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.set_yscale('log'); ax.legend(); return ax
 
 # %% ../nbs/00_pictures.ipynb #4910e48d
-def save_gif(frames, # sequence of (B, C, H, W) batches in [-1, 1], one per frame
+def save_gif(frames, # sequence of (B, C, H, W) batches in [-1, 1] (or uint8), one per frame
              path, nrow:int=8, # images per row (columns) of each frame's grid
              ms:int=80, # milliseconds per frame
              hold:int=1500, # milliseconds on the last frame
