@@ -78,8 +78,12 @@ def main():
         print(f'{a_} vs {b_}: ' + {'a': f'{a_} better', 'b': f'{b_} better', 'level': 'level'}[v] + ' ('
               + '; '.join(f'{n}: FD {scores[a_][n]["fd"]:.1f} vs {scores[b_][n]["fd"]:.1f}, KID {scores[a_][n]["kid"]:.3f} vs {scores[b_][n]["kid"]:.3f}' for n in nets) + ')')
     out = Path(a.results) / 'robust_eval.json'
-    out.write_text(json.dumps(dict(scores=scores, histograms={m: {k: (v.tolist() if torch.is_tensor(v) else v) for k, v in h.items()} for m, h in hists.items()},
-                                   steps=a.steps, yardsticks=about), indent=1, default=float))
-    print(f'wrote {out}')
+    hists = {m: {k: (v.tolist() if torch.is_tensor(v) else v) for k, v in h.items()} for m, h in hists.items()}
+    if out.is_file():              # a call with --methods adds its sample sets to those an earlier call scored
+        old = json.loads(out.read_text())
+        if old.get('steps') != a.steps: sys.exit(f'{out} holds scores of yardsticks trained for {old.get("steps")} steps, not {a.steps}: give that --steps')
+        scores, hists = {**old['scores'], **scores}, {**old['histograms'], **hists}
+    out.write_text(json.dumps(dict(scores=scores, histograms=hists, steps=a.steps, yardsticks=about), indent=1, default=float))
+    print(f'wrote {out} ({len(scores)} sample sets)')
 
 if __name__ == '__main__': main()
