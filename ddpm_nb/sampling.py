@@ -98,7 +98,7 @@ def sample_batch(model, schedule:NoiseSchedule, x:Tensor, # x_T: the starting no
                  ts:list, # timestep indices, largest first (from spaced_timesteps)
                  sampler:str='ddpm', eta:float=0.0, var_type:str='large', target:str='eps',
                  y:Tensor=None, w:float=0.0, null_label:int=None, clip_x0:bool=True,
-                 rederive_eps:bool=None, # DDIM: eps from the clipped x0 (GLIDE); None: when guiding (w != 0)
+                 rederive_eps:bool=None, # DDIM: eps from the clipped x0 (as improved-diffusion's DDIM); None: when guiding (w != 0)
                  generator=None, keep=(), # timestep indices at which to record x_t and the predicted x0
                  on_step=None, # called after each step (progress bars)
                 ) -> tuple: # (x_0, trajectory dict of lists: t, x_t, x0)
@@ -157,7 +157,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
            w:float=0.0, # classifier-free guidance weight (Ho & Salimans 2022)
            null_label:int=None, # "no label" index (default: model.config.num_classes)
            clip_x0:bool=True, # clip predicted x0 to [-1, 1] (images); False for other data
-           rederive_eps:bool=None, # DDIM: eps from the clipped x0 (GLIDE); None: when guiding (w != 0)
+           rederive_eps:bool=None, # DDIM: eps from the clipped x0 (as improved-diffusion's DDIM); None: when guiding (w != 0)
            generator:torch.Generator=None, # for reproducible samples, on any device (noise is drawn where it lives)
            batch_size:int=None, # largest batch per network call (default: all at once)
            keep=(), # timestep indices at which to record the trajectory
