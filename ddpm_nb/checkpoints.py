@@ -79,11 +79,16 @@ def _aside(path:Path) -> Path:
     "The hidden name a folder is moved to while its replacement is swapped in."
     return path.parent / f'.{path.name}.old'
 
+def _put_back(path:Path) -> bool:
+    "After a swap cut off between its renames, only the hidden copy holds the folder: rename it back (True if it did)."
+    if _aside(path).is_dir() and not path.exists(): os.replace(_aside(path), path); return True
+    return False
+
 def _write_dir(path, fill) -> Path:
     "Fill a temporary sibling folder with fill(tmp), then swap it in for `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     aside, tmp = _aside(path), None
-    if aside.is_dir() and not path.exists(): os.replace(aside, path)   # a swap cut off between its renames: put the folder back first
+    _put_back(path)                                      # a swap cut off between its renames: the folder comes back first
     try:
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
         fill(tmp)
@@ -354,6 +359,5 @@ def claim_run(ckpt_dir:Path, resume:bool, overwrite:bool, rank:int=0):
     check_run_dir(ckpt_dir.parent, resume, overwrite)
     if overwrite and (run_checkpoints(ckpt_dir.parent) or (ckpt_dir / 'latest').exists()): shutil.rmtree(ckpt_dir); return
     for d in ckpt_dir.glob('.*'):                          # what saves that were killed left behind
-        kept = d.parent / d.name[1:-len('.old')]
-        if d.name.endswith('.old') and d.is_dir() and not kept.exists(): os.replace(d, kept)   # a folder's only copy: put it back
-        else: shutil.rmtree(d) if d.is_dir() else d.unlink()                                  # temporary folders and files
+        if d.name.endswith('.old') and _put_back(d.parent / d.name[1:-len('.old')]): continue   # a folder's only copy
+        shutil.rmtree(d) if d.is_dir() else d.unlink()     # temporary folders and files, stale copies
