@@ -231,11 +231,11 @@ def read_config(path, # a model folder or a checkpoint folder
 # %% ../nbs/11_checkpoints.ipynb #9d253944
 def save_model(model:nn.Module, path,
                schedule:NoiseSchedule=None, # stored so that a sampler needs nothing else
-               target:str=None, # what the model predicts ('eps', 'x0' or 'v'), likewise
+               target:str=None, # what the model predicts ('eps', 'x0' or 'v'); default: its `predicts` record, if any
                trained:dict=None, # how the weights were made (steps, training options, data), kept for the reader
               ) -> Path:
     "Save a model folder: config.json and model.safetensors, written atomically; refuses weights that are not finite."
-    meta, state = model_config(model, schedule, target), cpu_state_dict(model)
+    meta, state = model_config(model, schedule, target or getattr(model, 'predicts', None)), cpu_state_dict(model)
     if trained is not None: meta['trained'] = trained
     _refuse_nonfinite(state, path)
     def fill(tmp):
@@ -312,6 +312,7 @@ def load_model(path, # a run directory (its latest checkpoint), a checkpoint fol
     # what the network predicts: a checkpoint records it; a model folder without it holds the paper's eps
     target = meta.get('target') or meta.get('train', {}).get('target') or 'eps'
     if target not in TARGETS: raise CheckpointError(f"{f}: field 'train.target' must be one of {', '.join(TARGETS)}, got {target!r}")
+    model.predicts = target                                # so that sample() needs no target= (chapter 03's model_target)
     return model.to(device).eval(), (schedule.to(device) if schedule is not None else None), dict(meta, weights=file.name, target=target)
 
 def load_training_state(path, model:nn.Module, ema_model:nn.Module) -> dict:

@@ -375,7 +375,7 @@ def cmd_train(args) -> Path:
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff')   # what save_grid (PIL) writes
 PLOT_SUFFIXES = ('.png', '.jpg', '.jpeg', '.pdf', '.svg')                        # what a scatter plot (matplotlib) writes
 
-def save_outputs(model, schedule:NoiseSchedule, path, n:int=64, target:str='eps', sampler:str=DEFAULTS['sampler'], steps:int=DEFAULTS['steps'], seed:int=0,
+def save_outputs(model, schedule:NoiseSchedule, path, n:int=64, target:str=None, sampler:str=DEFAULTS['sampler'], steps:int=DEFAULTS['steps'], seed:int=0,
                  label:int=None, gif=None, npy=None, progress:bool=False, batch_size:int=256, clip_x0:bool=None, **kw) -> Path:
     "Sample n items and write a PNG (an image grid, or a scatter plot for 2-D points), plus an optional GIF and .npy."
     if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f'n (-n) must be a positive integer, got {n!r}')

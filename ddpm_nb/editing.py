@@ -8,7 +8,7 @@ __all__ = ['gaussian_full_predictor', 'gaussian_conditional', 'jump_up', 'repain
 # %% ../nbs/07b_editing.ipynb #51bd7b4b
 import torch
 from torch import Tensor
-from .diffusion import predict_x0_eps
+from .diffusion import model_target, predict_x0_eps
 from .schedules import NoiseSchedule
 from .sampling import alpha_bar_at, ddim_step, guided_prediction, sample_batch, spaced_timesteps
 from .devices import randn
@@ -27,6 +27,7 @@ def gaussian_full_predictor(schedule:NoiseSchedule, mu:Tensor, # (d,) data mean
         r = ((x_t - a * m) @ V / (a ** 2 * l + b ** 2)) @ V.T      # C_t^-1 (x_t - a mu)
         x0_hat, eps_hat = m + a * (r @ V * l) @ V.T, b * r
         return dict(eps=eps_hat, x0=x0_hat, v=a * eps_hat - b * x0_hat)[target]
+    model.predicts = target                              # it knows what it returns (chapter 03's model_target)
     return model
 
 # %% ../nbs/07b_editing.ipynb #801399dd
@@ -72,11 +73,11 @@ def repaint(model, schedule:NoiseSchedule,
             steps:int=50, # steps down of the sampler (chapter 07's trailing subsequence)
             jump:int=0, # resampling jump length j (0: replacement only)
             resample:int=1, # r: how many times each stretch is walked down
-            target:str='eps', y=None, w:float=0.0, # what the model predicts; labels and guidance, as in `sample`
+            target:str=None, y=None, w:float=0.0, # what the model predicts (None: its record, else eps); labels and guidance, as in `sample`
             clip_x0:bool=True, # clip the predicted x0 to [-1, 1] (images); False for other data
             generator=None) -> Tensor:
     "Inpainting by RePaint (Lugmayr et al. 2022): ancestral steps, after each of which the known pixels are redrawn from q(x_t | x0)."
-    ts = spaced_timesteps(schedule.T, steps)
+    ts, target = spaced_timesteps(schedule.T, steps), model_target(model, target)
     m = torch.broadcast_to(known, x0.shape).to(x0.dtype)
     noise = lambda: randn(x0.shape, generator, x0.device, x0.dtype)
     def with_known(x, p):                                # the known pixels, freshly noised to position p
@@ -102,7 +103,7 @@ def sdedit(model, schedule:NoiseSchedule,
            t0:int, # 0-based index of the noise level the guide is taken to
            sampler:str='ddim', # 'ddpm' (every step from t0), 'ddim' or 'dpmpp_2m'
            steps:int=50, # the fast samplers' subsequence of all T steps; the part below t0 is used
-           eta:float=1.0, target:str='eps', y=None, w:float=0.0, clip_x0:bool=True, generator=None) -> Tensor:
+           eta:float=1.0, target:str=None, y=None, w:float=0.0, clip_x0:bool=True, generator=None) -> Tensor:
     "Image-to-image by SDEdit (Meng et al. 2022): draw x_t0 from q(x_t0 | guide), then run a sampler from t0 down to 0."
     if not (isinstance(t0, int) and 0 <= t0 < schedule.T): raise ValueError(f't0 must be an integer index from 0 to T-1={schedule.T - 1}, got {t0!r}')
     ts = list(range(t0, -1, -1)) if sampler == 'ddpm' else [t0] + [i for i in spaced_timesteps(schedule.T, steps) if i < t0]

@@ -182,7 +182,8 @@ class PixelPCA(nn.Module):
 @torch.no_grad()
 def nll_bpd_estimate(model, schedule, x0:Tensor, # held-out data on the 256-level grid of [-1, 1]
                      n_t:int=50, # timesteps sampled per image (the exact bound needs all T)
-                     target:str='eps', var_type:str='small', seed:int=0, **model_kwargs) -> dict:
+                     target:str=None, # what the model predicts; None: its record, else eps (chapter 03's model_target)
+                     var_type:str='small', seed:int=0, **model_kwargs) -> dict:
     "Unbiased Monte Carlo estimate of the variational bound in bits/dim: L_T + L_0 + (T - 1) E_t[L_t], t uniform in 1..T-1."
     g = torch.Generator().manual_seed(seed)
     B, dev = x0.shape[0], x0.device

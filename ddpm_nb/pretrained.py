@@ -208,4 +208,5 @@ def load_diffusers(source, # a diffusers folder, or a hub name such as 'google/d
     for f in (path / 'scheduler_config.json', path / 'scheduler' / 'scheduler_config.json', folder / 'scheduler_config.json'):
         if f.is_file(): schedule, meta = schedule_from_diffusers(json.loads(f.read_text())); break
     weights = next(f for f in _WEIGHTS if (folder / f).is_file())
+    model.predicts = meta['target']                      # so that the samplers need no target= (chapter 03's model_target)
     return model.to(device).eval(), (schedule.to(device) if schedule is not None else None), dict(meta, source=str(source), weights=weights)

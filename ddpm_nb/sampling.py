@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
-from .diffusion import eps_from_x0, p_mean_variance, predict_x0_eps
+from .diffusion import eps_from_x0, model_target, p_mean_variance, predict_x0_eps
 from .schedules import NoiseSchedule
 from .devices import randn                 # torch.randn on the generator's device (chapter 10)
 from .speed import keep_freed_memory       # a CPU allocator setting for long sampling loops (chapter 12)
@@ -96,14 +96,14 @@ SAMPLERS = ('ddpm', 'ddim', 'dpmpp_2m')
 @torch.no_grad()
 def sample_batch(model, schedule:NoiseSchedule, x:Tensor, # x_T: the starting noise
                  ts:list, # timestep indices, largest first (from spaced_timesteps)
-                 sampler:str='ddpm', eta:float=0.0, var_type:str='large', target:str='eps',
+                 sampler:str='ddpm', eta:float=0.0, var_type:str='large', target:str=None, # None: model_target's answer
                  y:Tensor=None, w:float=0.0, null_label:int=None, clip_x0:bool=True,
                  rederive_eps:bool=None, # DDIM: eps from the clipped x0 (as improved-diffusion's DDIM); None: when guiding (w != 0)
                  generator=None, keep=(), # timestep indices at which to record x_t and the predicted x0
                  on_step=None, # called after each step (progress bars)
                 ) -> tuple: # (x_0, trajectory dict of lists: t, x_t, x0)
     "Run one sampler over one batch, from x_T down to x_0."
-    path = dict(t=[], x_t=[], x0=[])
+    path, target = dict(t=[], x_t=[], x0=[]), model_target(model, target)
     state = {}
     for k, i in enumerate(ts):
         i_prev = ts[k + 1] if k + 1 < len(ts) else -1
@@ -152,7 +152,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
            eta:float=None, # DDIM's noise, from 0 (deterministic) to 1 (like DDPM with beta tilde); default DEFAULTS['eta']
            spacing:str=DEFAULTS['spacing'], # which timesteps a short sampler visits
            var_type:str=DEFAULTS['var_type'], # DDPM's sigma_t^2: 'large' (beta_t) or 'small' (beta tilde)
-           target:str='eps', # what the model predicts: 'eps', 'x0' or 'v'
+           target:str=None, # what the model predicts: 'eps', 'x0' or 'v'; None: its own record, else 'eps' (model_target)
            y=None, # a class label, or one per sample, for a class-conditional model
            w:float=0.0, # classifier-free guidance weight (Ho & Salimans 2022)
            null_label:int=None, # "no label" index (default: model.config.num_classes)
@@ -166,6 +166,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
     "Draw shape[0] samples in chunks of batch_size. Returns x_0, or (x_0, trajectory) when keep is given."
     ts, eta = check_sampler_args(schedule, sampler, steps, eta, spacing, var_type, w)
     if rederive_eps not in (None, True, False): raise ValueError(f'rederive_eps must be None, True or False, got {rederive_eps!r}')
+    target = model_target(model, target)                 # before any work: a contradicted record is an error
     device, n = schedule.betas.device, shape[0]
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     y = _labels(y, n, device)

@@ -337,6 +337,7 @@ def train(model:UNet, schedule:NoiseSchedule, data, cfg:TrainConfig, out_dir, # 
     "Train a UNet on (x, y) data with the loss of chapter 03; see the chapter for everything it does."
     rank, world = rank_world()
     out = Path(out_dir)
+    model.predicts = cfg.target                           # the model records what it learns to output (chapter 03's model_target)
     device, micro, get, train_ds, val_ds = _prepare(model, schedule, data, cfg, device, rank, world, out, resume, overwrite)
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     lock = lock_run(out, rank)                            # one process per run directory, until train returns
