@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from .diffusion import TARGETS
+from .diffusion import TARGETS, model_target, recorded_target
 from .schedules import NoiseSchedule
 from .unet import MLPConfig, MLPDenoiser, UNet, UNetConfig
 
@@ -84,13 +84,29 @@ def _put_back(path:Path) -> bool:
     if _aside(path).is_dir() and not path.exists(): os.replace(_aside(path), path); return True
     return False
 
+def _alive(pid:int) -> bool:
+    "Whether a process with this id runs on this machine (on Windows, where os.kill would end it, assumed so)."
+    if os.name == 'nt': return True
+    try: os.kill(pid, 0)                                 # signal 0: only asks whether the process exists
+    except ProcessLookupError: return False
+    except OSError: pass                                 # it exists but belongs to another user
+    return True
+
+def _clear_dead_fills(path:Path):
+    "Delete the temporary folders of saves to `path` whose process has died (killed, or a power cut) while filling them."
+    head = f'.{path.name}.tmp'
+    for d in path.parent.iterdir():
+        pid = d.name[len(head):].split('-')[0] if d.name.startswith(head) else ''
+        if pid.isdigit() and d.is_dir() and not _alive(int(pid)): shutil.rmtree(d, ignore_errors=True)
+
 def _write_dir(path, fill) -> Path:
     "Fill a temporary sibling folder with fill(tmp), then swap it in for `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     aside, tmp = _aside(path), None
     _put_back(path)                                      # a swap cut off between its renames: the folder comes back first
+    _clear_dead_fills(path)
     try:
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.tmp{os.getpid()}-'))   # named after its process
         fill(tmp)
         for f in tmp.iterdir(): _fsync(f)
         _fsync(tmp)
@@ -235,7 +251,8 @@ def save_model(model:nn.Module, path,
                trained:dict=None, # how the weights were made (steps, training options, data), kept for the reader
               ) -> Path:
     "Save a model folder: config.json and model.safetensors, written atomically; refuses weights that are not finite."
-    meta, state = model_config(model, schedule, target or getattr(model, 'predicts', None)), cpu_state_dict(model)
+    if target is not None or recorded_target(model) is not None: target = model_target(model, target)   # a contradiction is refused
+    meta, state = model_config(model, schedule, target), cpu_state_dict(model)
     if trained is not None: meta['trained'] = trained
     _refuse_nonfinite(state, path)
     def fill(tmp):

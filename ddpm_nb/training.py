@@ -22,7 +22,7 @@ from .checkpoints import atomic_write, check_run_dir, claim_run, latest_checkpoi
 from .checkpoints import prune_checkpoints, read_config, resume_checkpoint, run_checkpoints, save_checkpoint
 from .data import batch_indices, batch_source, split_train_val
 from .devices import autocast_dtype, default_device, rank_world, to_device
-from .diffusion import LOSSES, TARGETS, diffusion_loss
+from .diffusion import LOSSES, TARGETS, diffusion_loss, recorded_target
 from .schedules import NoiseSchedule
 from .speed import channels_last_pays, clip_grad_norm, keep_freed_memory, make_fast
 from .unet import UNet
@@ -337,6 +337,8 @@ def train(model:UNet, schedule:NoiseSchedule, data, cfg:TrainConfig, out_dir, # 
     "Train a UNet on (x, y) data with the loss of chapter 03; see the chapter for everything it does."
     rank, world = rank_world()
     out = Path(out_dir)
+    if recorded_target(model) not in (None, cfg.target):   # e.g. fine-tuning a loaded model under another target
+        warnings.warn(f'the model predicted {recorded_target(model)!r} (model.predicts); training it with target={cfg.target!r} gives its output another meaning')
     model.predicts = cfg.target                           # the model records what it learns to output (chapter 03's model_target)
     device, micro, get, train_ds, val_ds = _prepare(model, schedule, data, cfg, device, rank, world, out, resume, overwrite)
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
