@@ -251,7 +251,7 @@ def save_model(model:nn.Module, path,
                trained:dict=None, # how the weights were made (steps, training options, data), kept for the reader
               ) -> Path:
     "Save a model folder: config.json and model.safetensors, written atomically; refuses weights that are not finite."
-    if target is not None or recorded_target(model) is not None: target = model_target(model, target)   # a contradiction is refused
+    target = recorded_target(model) if target is None else model_target(model, target)   # a contradicted record is refused
     meta, state = model_config(model, schedule, target), cpu_state_dict(model)
     if trained is not None: meta['trained'] = trained
     _refuse_nonfinite(state, path)

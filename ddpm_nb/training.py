@@ -337,8 +337,8 @@ def train(model:UNet, schedule:NoiseSchedule, data, cfg:TrainConfig, out_dir, # 
     "Train a UNet on (x, y) data with the loss of chapter 03; see the chapter for everything it does."
     rank, world = rank_world()
     out = Path(out_dir)
-    if recorded_target(model) not in (None, cfg.target):   # e.g. fine-tuning a loaded model under another target
-        warnings.warn(f'the model predicted {recorded_target(model)!r} (model.predicts); training it with target={cfg.target!r} gives its output another meaning')
+    if (old := recorded_target(model)) not in (None, cfg.target):   # e.g. fine-tuning a loaded model under another target
+        warnings.warn(f'the model predicted {old!r} (model.predicts); training it with target={cfg.target!r} gives its output another meaning')
     model.predicts = cfg.target                           # the model records what it learns to output (chapter 03's model_target)
     device, micro, get, train_ds, val_ds = _prepare(model, schedule, data, cfg, device, rank, world, out, resume, overwrite)
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
