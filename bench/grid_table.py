@@ -13,13 +13,14 @@ better peer's under every yardstick (the range is what a fair summary quotes), t
 when they have run, and for each implementation what
 switching eps to v changes, and chapter 08's verdict (a win needs the lower FD and KID under every yardstick), on the
 seed means and then seed by seed: every seed of one arm against every seed of the other, so that a win that holds on
-the means but not in every pair is shown to depend on the seed.
+the means but not in every pair is shown to depend on the seed ("seed rule": chapter 08's seed_verdict, a win in every
+pair or level).
 """
 import argparse, json, re, sys
 from collections import defaultdict
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ddpm_nb.metrics import verdict
+from ddpm_nb.metrics import verdict, seed_verdict
 
 IMPLS, RECIPES = ('ours', 'diffusers', 'lucidrains'), ('eps', 'v')
 CONTROLS = ('diffusers-matched', 'lucidrains-matched')     # a peer with our training and sampling settings too: what is left is the implementation
@@ -48,10 +49,13 @@ def common(per_seed, arm) -> list:
     "The seeds of an arm that every yardstick has scored."
     return sorted(set.intersection(*(set(t[arm]) for t in per_seed.values())))
 
+def runs(per_seed, arm) -> list:
+    "An arm's seeds scored under every yardstick, as chapter 08's seed_verdict takes them."
+    return [{y: t[arm][i] for y, t in per_seed.items()} for i in common(per_seed, arm)]
+
 def seed_pairs(per_seed, a, b) -> list:
     "Chapter 08's verdict for every (seed of a, seed of b) scored under every yardstick."
-    return [verdict({y: t[a][i] for y, t in per_seed.items()}, {y: t[b][j] for y, t in per_seed.items()})
-            for i in common(per_seed, a) for j in common(per_seed, b)]
+    return [verdict(u, v) for u in runs(per_seed, a) for v in runs(per_seed, b)]
 
 
 def mean(xs): return sum(xs) / len(xs)
@@ -97,7 +101,8 @@ def main(folder):
                 count = ', '.join(f'{name} in {pairs.count(k)}' for k, name in (('a', ours), ('b', peer), ('level', 'level')) if pairs.count(k))
                 print(f'{r}: {ours} vs {peer} under chapter 08\'s rule ({", ".join(tables)}): '
                       + {'a': f'{ours} better', 'b': f'{peer} better', 'level': 'level'}[v]
-                      + f'; seed by seed ({len(pairs)} pair{"s" * (len(pairs) != 1)}): {count}')
+                      + f'; seed by seed ({len(pairs)} pair{"s" * (len(pairs) != 1)}): {count}'
+                      + '; seed rule: ' + {'a': ours, 'b': peer, 'level': 'level'}[seed_verdict(runs(per_seed, (ours, r)), runs(per_seed, (peer, r)))])
     for impl in ROWS:
         ch = {y: fd(t, (impl, 'v')) / fd(t, (impl, 'eps')) for y, t in tables.items() if t[impl, 'v'] and t[impl, 'eps']}
         if ch: print(f'{impl}: FD of v over FD of eps: ' + ', '.join(f'{y} {v:.2f}x' for y, v in ch.items()))

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FeatureNet', 'train_classifier', 'extract_features', 'sqrtm_psd', 'frechet_distance', 'kernel_distance',
            'precision_recall', 'quality', 'MLPFeatureNet', 'predict_classes', 'class_histogram', 'histogram_stats',
-           'verdict', 'PixelPCA', 'nll_bpd_estimate']
+           'verdict', 'seed_verdict', 'PixelPCA', 'nll_bpd_estimate']
 
 # %% ../nbs/08_evaluation.ipynb #72d7d38f
 import math
@@ -161,6 +161,14 @@ def verdict(a:dict, b:dict) -> str:
     if set(a) != set(b) or not a: raise ValueError(f'score both sample sets under the same networks, got {sorted(a)} and {sorted(b)}')
     wins = lambda u, v: all(u[n]['fd'] < v[n]['fd'] and u[n]['kid'] < v[n]['kid'] for n in u)
     return 'a' if wins(a, b) else 'b' if wins(b, a) else 'level'
+
+def seed_verdict(a_runs:list, # one `verdict` input per training seed of recipe a
+                 b_runs:list, # the same for recipe b
+                ) -> str:
+    "'a', 'b' or 'level' for two recipes: a wins only if `verdict` says so for every pairing of a seed of a with a seed of b."
+    if not a_runs or not b_runs: raise ValueError(f'give at least one run of each recipe, got {len(a_runs)} and {len(b_runs)}')
+    pairs = [verdict(u, v) for u in a_runs for v in b_runs]
+    return 'a' if all(p == 'a' for p in pairs) else 'b' if all(p == 'b' for p in pairs) else 'level'
 
 # %% ../nbs/08_evaluation.ipynb #8fb99807
 class PixelPCA(nn.Module):
