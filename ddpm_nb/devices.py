@@ -9,7 +9,8 @@ __all__ = ['default_device', 'to_device', 'CopyLog', 'randn', 'DeviceGuard', 'rt
 # %% ../nbs/10_devices.ipynb #b8ecd421
 import os
 import re
-import resource
+try: import resource                              # POSIX only: Windows has no address-space limit to read
+except ImportError: resource = None
 from pathlib import Path
 import torch
 from torch import Tensor
@@ -109,8 +110,8 @@ def _cpu_free() -> list:
     for limit, used in (('memory.max', 'memory.current'), ('memory/memory.limit_in_bytes', 'memory/memory.usage_in_bytes')):
         try: free.append(int(Path('/sys/fs/cgroup', limit).read_text()) - int(Path('/sys/fs/cgroup', used).read_text()))
         except (OSError, ValueError): pass                   # no such file, or 'max': no limit
-    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-    if soft != resource.RLIM_INFINITY:
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0] if resource else None
+    if soft is not None and soft != resource.RLIM_INFINITY:
         try: free.append(soft - int(Path('/proc/self/statm').read_text().split()[0]) * page)
         except (OSError, ValueError): pass
     return free
