@@ -26,7 +26,7 @@ import warnings
 from pathlib import Path
 import numpy as np
 import torch
-from .checkpoints import check_run_dir, latest_checkpoint, load_model, read_config, resume_checkpoint
+from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, latest_checkpoint, load_model, read_config, resume_checkpoint
 from .data import TOYS, PointsDataset
 from .loaders import load_images
 from .devices import autocast_dtype, check_fits, default_device
@@ -34,7 +34,7 @@ from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import DEFAULTS, SAMPLERS, SPACINGS, sample, spaced_timesteps
 from .schedules import SCHEDULES, NoiseSchedule
 from .pretrained import diffusers_folder, load_diffusers
-from .training import COMPILE_MODES, TrainConfig, TrainingInterrupted, changed_options, train
+from .training import COMPILE_MODES, TrainConfig, train
 from .speed import channels_last_pays, make_fast
 from .unet import PRESETS, MLPDenoiser, UNet, UNetConfig, unet_config
 from .viz import save_gif, save_grid
