@@ -403,7 +403,7 @@ def refuse_changes(ck:Path, cfg):
     "A resumed run keeps its options; only how long it runs and how often it reports may change."
     if diff := changed_options(read_config(ck).get('train', {}), cfg):
         raise ValueError(f'cannot resume {ck}: it was trained with ' + ', '.join(f'{k}={a!r} (these options give {b!r})' for k, (a, b) in diff.items())
-                         + '; resume with the original options (only steps and the log, validation, sample and checkpoint intervals may change)')
+                         + '; resume with the original options (only ' + ', '.join(RUN_LENGTH) + ' may change)')
 
 def resume_run(st, cfg, out:Path):
     "Continue from the run's latest checkpoint; if it cannot be read, from the newest one that can, with a warning."
@@ -478,6 +478,7 @@ class StopSignals:
 
 # %% ../nbs/11_checkpoints.ipynb #d6a2c8f4
 def tensorboard_writer(cfg, out:Path, rank:int):
+    "A TensorBoard writer into out/tensorboard when cfg.tensorboard, on rank 0 only; None otherwise."
     if not cfg.tensorboard or rank != 0: return None
     from torch.utils.tensorboard import SummaryWriter      # importable: checked before the run began
     return SummaryWriter(str(out / 'tensorboard'))
