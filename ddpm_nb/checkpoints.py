@@ -14,7 +14,6 @@ __all__ = ['FORMAT_VERSION', 'ARCHITECTURES', 'RUN_LENGTH', 'CheckpointError', '
 # %% ../nbs/11_checkpoints.ipynb #0c926275
 import errno
 import json
-import math
 import os
 import shutil
 import signal
@@ -400,7 +399,7 @@ def changed_options(saved:dict, # the `train` entry of a checkpoint's config.jso
     return {k: (saved[k], now[k]) for k in now if k not in RUN_LENGTH + ('data',) and k in saved and saved[k] != now[k]}   # data: a description
 
 def refuse_changes(ck:Path, cfg):
-    "A resumed run keeps its options; only how long it runs and how often it reports may change."
+    "A resumed run keeps its options: only those in RUN_LENGTH may change."
     if diff := changed_options(read_config(ck).get('train', {}), cfg):
         raise ValueError(f'cannot resume {ck}: it was trained with ' + ', '.join(f'{k}={a!r} (these options give {b!r})' for k, (a, b) in diff.items())
                          + '; resume with the original options (only ' + ', '.join(RUN_LENGTH) + ' may change)')
