@@ -9,10 +9,11 @@ __all__ = ['FORMAT_VERSION', 'ARCHITECTURES', 'RUN_LENGTH', 'CheckpointError', '
            'latest_checkpoint', 'run_checkpoints', 'resume_checkpoint', 'load_model', 'load_training_state',
            'prune_checkpoints', 'lock_run', 'check_run_dir', 'claim_run', 'training_state', 'changed_options',
            'refuse_changes', 'resume_run', 'save_run_checkpoint', 'not_finite_error', 'read_back_losses',
-           'TrainingInterrupted', 'StopSignals', 'tensorboard_writer']
+           'TrainingInterrupted', 'StopSignals', 'stop_run', 'tensorboard_writer', 'check_tensorboard']
 
 # %% ../nbs/11_checkpoints.ipynb #0c926275
 import errno
+import importlib
 import json
 import os
 import shutil
@@ -472,12 +473,30 @@ class StopSignals:
     def _handle(self, signum, frame):
         if self.signum is not None: raise TrainingInterrupted(signum, self.st.step, resume_checkpoint(self.out), self.out, at_once=True)
         self.signum = signum
+    def agreed(self, read:bool, device, world:int) -> int:
+        "The signal to stop on after this step, 0 for none; several processes agree on it at read-backs, so all stop at one step."
+        if world == 1: return self.signum or 0
+        if not read: return 0                              # exchanging it every step would make each step wait for the others
+        flag = torch.tensor([self.signum or 0], device=device)
+        torch.distributed.all_reduce(flag, torch.distributed.ReduceOp.MAX)
+        return int(flag)
     def __exit__(self, *exc):
         for s, h in self.old.items(): signal.signal(s, h)
+
+def stop_run(st, schedule, cfg, out:Path, rank:int, world:int, signum:int):
+    "End the run on a signal: save the step just finished (unless it is saved) and raise TrainingInterrupted naming the checkpoint."
+    if st.saved != st.step: save_run_checkpoint(st, schedule, cfg, out / 'checkpoints', rank, world)
+    raise TrainingInterrupted(signum, st.step, latest_checkpoint(out), out)
 
 # %% ../nbs/11_checkpoints.ipynb #d6a2c8f4
 def tensorboard_writer(cfg, out:Path, rank:int):
     "A TensorBoard writer into out/tensorboard when cfg.tensorboard, on rank 0 only; None otherwise."
     if not cfg.tensorboard or rank != 0: return None
-    from torch.utils.tensorboard import SummaryWriter      # importable: checked before the run began
+    from torch.utils.tensorboard import SummaryWriter      # importable: check_tensorboard ran before the run began
     return SummaryWriter(str(out / 'tensorboard'))
+
+def check_tensorboard(cfg, rank:int):
+    "Before a run begins: TensorBoard logging asked for without the tensorboard package is refused in one line."
+    if not cfg.tensorboard or rank != 0: return
+    try: importlib.import_module('tensorboard')
+    except ImportError: raise ImportError('TensorBoard logging needs the tensorboard package: pip install tensorboard') from None

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
-from .checkpoints import StopSignals, TrainingInterrupted, check_run_dir, claim_run, latest_checkpoint, lock_run, not_finite_error
-from .checkpoints import read_back_losses, refuse_changes, resume_checkpoint, resume_run, save_run_checkpoint, tensorboard_writer
+from .checkpoints import StopSignals, check_run_dir, check_tensorboard, claim_run, lock_run, not_finite_error, read_back_losses
+from .checkpoints import refuse_changes, resume_checkpoint, resume_run, save_run_checkpoint, stop_run, tensorboard_writer
 from .data import batch_indices, batch_source, split_train_val
 from .devices import autocast_dtype, default_device, rank_world, to_device
 from .diffusion import LOSSES, TARGETS, diffusion_loss, recorded_target
@@ -212,9 +212,7 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
     if micro * cfg.grad_accum != cfg.batch_size or micro % world:
         raise ValueError(f'batch_size {cfg.batch_size} must split into grad_accum={cfg.grad_accum} equal micro-batches, each divisible by {world} process(es)')
     amp = autocast_dtype(cfg.amp, device)                 # fp16 without CUDA is refused here
-    if cfg.tensorboard and rank == 0:
-        try: from torch.utils.tensorboard import SummaryWriter
-        except ImportError: raise ImportError('TensorBoard logging needs the tensorboard package: pip install tensorboard') from None
+    check_tensorboard(cfg, rank)                           # asked for, and installed (chapter 11)
     if rank == 0: check_run_dir(out, resume, overwrite)    # a run there needs resume or overwrite
     if resume and (ck := resume_checkpoint(out)) is not None and (ck / 'config.json').is_file(): refuse_changes(ck, cfg)
     if len(data) == 0: raise ValueError('the training data is empty')
@@ -285,16 +283,9 @@ def _loop(model, schedule, get, train_ds, val_ds, cfg:TrainConfig, out:Path, res
             if val_ds is not None and _due(st.step, cfg.val_every, cfg.steps): _validate(st, schedule, val_ds, cfg, device, writer, out)
             if _due(st.step, cfg.ckpt_every, cfg.steps): save_run_checkpoint(st, schedule, cfg, out / 'checkpoints', rank, world)   # first what must not be lost
             if rank == 0 and sample_hook is not None and _due(st.step, cfg.sample_every, cfg.steps): sample_hook(st.step, st.ema.model)
-            signum = stop.signum or 0
-            if world > 1:                                 # every process stops at the same step: they agree at read-backs
-                flag = torch.tensor([signum if read else 0], device=device)
-                if read: torch.distributed.all_reduce(flag, torch.distributed.ReduceOp.MAX)
-                signum = int(flag)
-            if signum and st.step < cfg.steps:
+            if (signum := stop.agreed(read, device, world)) and st.step < cfg.steps:   # Ctrl-C or SIGTERM: save and stop
                 if pending: losses += read_back_losses(pending, st.step, out, world); pending = []   # no non-finite loss reaches the checkpoint
-                if st.saved != st.step: save_run_checkpoint(st, schedule, cfg, out / 'checkpoints', rank, world)
-                bar.close()
-                raise TrainingInterrupted(signum, st.step, latest_checkpoint(out), out)
+                bar.close(); stop_run(st, schedule, cfg, out, rank, world, signum)
     bar.close()
     if writer: writer.close()
     st.history['seconds'] = time.perf_counter() - t_start
