@@ -8,9 +8,9 @@ __all__ = ['gaussian_full_predictor', 'gaussian_conditional', 'jump_up', 'repain
 # %% ../nbs/07b_editing.ipynb #51bd7b4b
 import torch
 from torch import Tensor
-from .diffusion import model_target, predict_x0_eps
+from .diffusion import eps_from_x0, model_target, predict_x0_eps
 from .schedules import NoiseSchedule
-from .sampling import alpha_bar_at, ddim_step, guided_prediction, sample_batch, spaced_timesteps
+from .sampling import alpha_bar_at, class_labels, ddim_step, guided_prediction, sample_batch, spaced_timesteps
 from .devices import randn
 
 # %% ../nbs/07b_editing.ipynb #f94fbe57
@@ -78,6 +78,7 @@ def repaint(model, schedule:NoiseSchedule,
             generator=None) -> Tensor:
     "Inpainting by RePaint (Lugmayr et al. 2022): ancestral steps, after each of which the known pixels are redrawn from q(x_t | x0)."
     ts, target = spaced_timesteps(schedule.T, steps), model_target(model, target)
+    y = class_labels(model, y, x0.shape[0], x0.device, w)   # one label for all, or one each (chapter 07)
     m = torch.broadcast_to(known, x0.shape).to(x0.dtype)
     noise = lambda: randn(x0.shape, generator, x0.device, x0.dtype)
     def with_known(x, p):                                # the known pixels, freshly noised to position p
@@ -91,6 +92,7 @@ def repaint(model, schedule:NoiseSchedule,
             t = torch.full((x.shape[0],), ts[p], device=x.device, dtype=torch.long)
             x0_hat, eps = predict_x0_eps(schedule, x, t, guided_prediction(model, x, t, y, w).to(x.dtype), target)
             if clip_x0: x0_hat = x0_hat.clamp(-1, 1)
+            if clip_x0 and w != 0: eps = eps_from_x0(schedule, x, t, x0_hat)   # guided: eps to match the clipped x0 (chapter 07)
             x = with_known(ddim_step(schedule, x, ts[p], ts[q] if q < len(ts) else -1, x0_hat, eps, eta=1.0, generator=generator), q)
         else:                                            # back up: q(x_t | x_t'), no network call
             x = jump_up(schedule, x, ts[q], ts[p], generator)
@@ -107,5 +109,6 @@ def sdedit(model, schedule:NoiseSchedule,
     "Image-to-image by SDEdit (Meng et al. 2022): draw x_t0 from q(x_t0 | guide), then run a sampler from t0 down to 0."
     if not (isinstance(t0, int) and 0 <= t0 < schedule.T): raise ValueError(f't0 must be an integer index from 0 to T-1={schedule.T - 1}, got {t0!r}')
     ts = list(range(t0, -1, -1)) if sampler == 'ddpm' else [t0] + [i for i in spaced_timesteps(schedule.T, steps) if i < t0]
+    y = class_labels(model, y, guide.shape[0], guide.device, w)
     x = schedule.q_sample(guide, torch.full((guide.shape[0],), t0, device=guide.device), randn(guide.shape, generator, guide.device, guide.dtype))
     return sample_batch(model, schedule, x, ts, sampler, eta=eta, target=target, y=y, w=w, clip_x0=clip_x0, generator=generator)[0]

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SPACINGS', 'SAMPLERS', 'DEFAULTS', 'spaced_timesteps', 'guided_prediction', 'alpha_bar_at', 'ddpm_step', 'ddim_sigma',
-           'ddim_step', 'log_snr_half', 'dpmpp_2m_step', 'sample_batch', 'check_sampler_args', 'sample']
+           'ddim_step', 'log_snr_half', 'dpmpp_2m_step', 'sample_batch', 'class_labels', 'check_sampler_args', 'sample']
 
 # %% ../nbs/07_sampling.ipynb #e8131b57
 import math
@@ -120,11 +120,15 @@ def sample_batch(model, schedule:NoiseSchedule, x:Tensor, # x_T: the starting no
     return x, path
 
 # %% ../nbs/07_sampling.ipynb #f1f4aefd
-def _labels(y, n, device):
-    if y is None: return None
-    y = torch.as_tensor(y, device=device).long().flatten()
-    if y.numel() == 1: y = y.expand(n)
-    if y.numel() != n: raise ValueError(f'got {y.numel()} labels for {n} samples; give one label, or one per sample')
+def class_labels(model, y, n:int, device, w:float=0.0, null_label:int=None) -> Tensor:
+    "y as n labels on device (one label is repeated), or None; labels for an unconditional model, or guidance without labels, are refused."
+    if y is not None:
+        y = torch.as_tensor(y, device=device).long().flatten()
+        if y.numel() == 1: y = y.expand(n)
+        if y.numel() != n: raise ValueError(f'got {y.numel()} labels for {n} samples; give one label, or one per sample')
+        if _null_label(model) is None and null_label is None and hasattr(model, 'config'):
+            raise ValueError('labels were given but the model is not class-conditional (its config has no num_classes)')
+    if w != 0 and y is None: raise ValueError('guidance (w != 0) needs class labels y')
     return y
 
 DEFAULTS = dict(sampler='ddim', steps=50, eta=1.0, spacing='trailing', var_type='large')   # the course's default (why: "Images" below); the CLI shows these
@@ -169,10 +173,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
     target = model_target(model, target)                 # before any work: a contradicted record is an error
     device, n = schedule.betas.device, shape[0]
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
-    y = _labels(y, n, device)
-    if y is not None and _null_label(model) is None and null_label is None and hasattr(model, 'config'):
-        raise ValueError('labels were given but the model is not class-conditional (its config has no num_classes)')
-    if w != 0 and y is None: raise ValueError('guidance (w != 0) needs class labels y')
+    y = class_labels(model, y, n, device, w, null_label)
     bs = batch_size or n
     bar = tqdm(total=len(ts) * math.ceil(n / bs), disable=not progress, desc=f'{sampler} sampling')
     outs, paths = [], []
