@@ -498,5 +498,5 @@ def tensorboard_writer(cfg, out:Path, rank:int):
 def check_tensorboard(cfg, rank:int):
     "Before a run begins: TensorBoard logging asked for without the tensorboard package is refused in one line."
     if not cfg.tensorboard or rank != 0: return
-    try: importlib.import_module('tensorboard')
+    try: importlib.import_module('torch.utils.tensorboard')   # what tensorboard_writer imports (it needs the tensorboard package)
     except ImportError: raise ImportError('TensorBoard logging needs the tensorboard package: pip install tensorboard') from None
