@@ -250,12 +250,20 @@ def read_config(path, # a model folder or a checkpoint folder
     return meta
 
 # %% ../nbs/11_checkpoints.ipynb #9d253944
+def _replaceable(path:Path, files:tuple):
+    "Refuse to write a folder over a file, or over a folder that holds anything but `files` (what the save replaces)."
+    if path.exists() and not path.is_dir(): raise FileExistsError(f'{path} is a file; a model is saved as a folder: choose another path')
+    if path.is_dir() and (other := sorted(p.name for p in path.iterdir() if p.name not in files)):
+        raise FileExistsError(f'{path} holds {", ".join(other[:3])}{" ..." if len(other) > 3 else ""}, not only a saved model; '
+                              'a save replaces a saved model and nothing else: choose a new folder')
+
 def save_model(model:nn.Module, path,
                schedule:NoiseSchedule=None, # stored so that a sampler needs nothing else
                target:str=None, # what the model predicts ('eps', 'x0' or 'v'); default: its `predicts` record, if any
                trained:dict=None, # how the weights were made (steps, training options, data), kept for the reader
               ) -> Path:
     "Save a model folder: config.json and model.safetensors, written atomically; refuses weights that are not finite."
+    _replaceable(Path(path), ('config.json', 'model.safetensors'))
     target = recorded_target(model) if target is None else model_target(model, target)   # a contradicted record is refused
     meta, state = model_config(model, schedule, target), cpu_state_dict(model)
     if trained is not None: meta['trained'] = trained
@@ -273,6 +281,7 @@ def save_checkpoint(path, model:nn.Module, schedule:NoiseSchedule,
                     state:dict, # the loop's state for resuming: tensors and plain containers only
                    ) -> Path:
     "Save a training checkpoint atomically: a model folder plus ema.safetensors and state.pt."
+    _replaceable(Path(path), ('config.json', 'model.safetensors', 'ema.safetensors', 'state.pt'))
     meta = dict(model_config(model, schedule, train.get('target')), step=step, train=train)
     weights, ema_weights = cpu_state_dict(model), cpu_state_dict(ema_model)
     _refuse_nonfinite(weights, path); _refuse_nonfinite(ema_weights, path, 'EMA weights')
@@ -399,11 +408,17 @@ def changed_options(saved:dict, # the `train` entry of a checkpoint's config.jso
     now = asdict(cfg)
     return {k: (saved[k], now[k]) for k in now if k not in RUN_LENGTH + ('data',) and k in saved and saved[k] != now[k]}   # data: a description
 
-def refuse_changes(ck:Path, cfg):
-    "A resumed run keeps its options: only those in RUN_LENGTH may change."
-    if diff := changed_options(read_config(ck).get('train', {}), cfg):
+def refuse_changes(ck:Path, cfg, schedule:NoiseSchedule=None):
+    "A resumed run keeps its options (only those in RUN_LENGTH may change) and, when one is given, its noise schedule."
+    meta = read_config(ck)
+    if diff := changed_options(meta.get('train', {}), cfg):
         raise ValueError(f'cannot resume {ck}: it was trained with ' + ', '.join(f'{k}={a!r} (these options give {b!r})' for k, (a, b) in diff.items())
                          + '; resume with the original options (only ' + ', '.join(RUN_LENGTH) + ' may change)')
+    if schedule is not None and (sc := meta.get('schedule')) is not None:
+        saved = _schedule(sc, ck / 'config.json')
+        if saved.T != schedule.T or not torch.allclose(saved.betas.double().cpu(), schedule.betas.double().cpu(), rtol=1e-6, atol=0):
+            raise ValueError(f'cannot resume {ck}: it was trained with another noise schedule ({saved.config or "its stored betas"}, T={saved.T}; '
+                             f'this one has T={schedule.T}); resume with the run\'s own, which load_model returns')
 
 def resume_run(st, cfg, out:Path):
     "Continue from the run's latest checkpoint; if it cannot be read, from the newest one that can, with a warning."

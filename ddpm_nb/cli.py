@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument('--preset', choices=list(PRESETS), help='U-Net preset (default: tiny)')
     m.add_argument('--base-channels', type=_positive, help='override the preset\'s width')
     m.add_argument('--channel-mults', type=_ints, help='override the preset\'s width multipliers per level, e.g. 1,2,2')
-    m.add_argument('--attn-res', type=_ints, help='override the resolutions with attention, e.g. 7 (empty: none)')
+    m.add_argument('--attn-res', type=_ints, help='override the resolutions with attention, e.g. 7 (empty: none; default: the preset\'s, at the same level for any --image-size)')
     m.add_argument('--dropout', type=float, help='override the preset\'s dropout')
     m.add_argument('--schedule', choices=list(SCHEDULES), help='noise schedule (default: linear)')
     m.add_argument('--timesteps', type=_positive, help='diffusion steps T (default: 1000)')
@@ -210,6 +210,8 @@ def _plan(args, shape:tuple, classes, device):
                                   attn_resolutions=args.attn_res, dropout=args.dropout).items() if v is not None}
     run = getattr(args, 'run_model', None)                 # on --resume, the run's U-Net, which the options given change
     base = UNetConfig(**run) if run and not args.preset else unet_config(args.preset or 'tiny')
+    if args.attn_res is None and shape[-1] != base.image_size:   # the preset's attention, kept at the same level of another size
+        over['attn_resolutions'] = tuple(shape[-1] * r // base.image_size for r in base.attn_resolutions if (shape[-1] * r) % base.image_size == 0)
     cfg = replace(base, in_channels=shape[0], image_size=shape[-1], num_classes=len(classes) if classes else None, **over)
     with torch.device('meta'): plan = UNet(cfg)            # the model's shape, without its memory
     check_model_options(plan.config)

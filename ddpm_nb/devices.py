@@ -64,6 +64,9 @@ def randn(shape:tuple, generator:torch.Generator=None, # optional; its device is
           device=None, dtype=torch.float32) -> Tensor:
     "Standard normal noise of `shape` on `device`, drawn on the generator's own device so that a seed gives the same noise everywhere."
     if generator is None: return torch.randn(shape, device=device, dtype=dtype)
+    if not isinstance(generator, torch.Generator):           # a seed passed where a generator goes: say how to make one
+        raise TypeError(f'generator must be a torch.Generator, got {type(generator).__name__}'
+                        + (f'; for seed {generator}, pass torch.Generator().manual_seed({generator})' if isinstance(generator, int) else ''))
     return to_device(torch.randn(shape, generator=generator, device=generator.device, dtype=dtype), device)
 
 # %% ../nbs/10_devices.ipynb #7d266e4c

@@ -8,9 +8,9 @@ __all__ = ['gaussian_full_predictor', 'gaussian_conditional', 'jump_up', 'repain
 # %% ../nbs/07b_editing.ipynb #51bd7b4b
 import torch
 from torch import Tensor
-from .diffusion import eps_from_x0, model_target, predict_x0_eps
+from .diffusion import eps_from_x0, model_target, predict_x0_eps, to_model_range
 from .schedules import NoiseSchedule
-from .sampling import alpha_bar_at, class_labels, ddim_step, guided_prediction, sample_batch, spaced_timesteps
+from .sampling import alpha_bar_at, check_sampler_args, class_labels, ddim_step, guided_prediction, sample_batch, spaced_timesteps
 from .devices import randn
 
 # %% ../nbs/07b_editing.ipynb #f94fbe57
@@ -66,6 +66,15 @@ def repaint_path(n:int, # the sampler's number of steps; position n is the clean
     return path
 
 # %% ../nbs/07b_editing.ipynb #25b669fa
+def _mask(known, x0:Tensor) -> Tensor:
+    "The mask of known pixels as x0's dtype and shape; a mask that is not 0/1, or does not fit the image, is refused."
+    known = torch.as_tensor(known, device=x0.device)
+    if not ((known == 0) | (known == 1)).all():
+        raise ValueError(f'known must hold only 0 and 1 (or False and True), got values from {known.min().item()} to {known.max().item()}; '
+                         'for a mask image of 0 and 255, pass mask > 0')
+    try: return torch.broadcast_to(known, x0.shape).to(x0.dtype)
+    except RuntimeError: raise ValueError(f'known has shape {tuple(known.shape)}, which does not broadcast to the image shape {tuple(x0.shape)}') from None
+
 @torch.no_grad()
 def repaint(model, schedule:NoiseSchedule,
             x0:Tensor, # the image; only its known pixels are read
@@ -77,9 +86,10 @@ def repaint(model, schedule:NoiseSchedule,
             clip_x0:bool=True, # clip the predicted x0 to [-1, 1] (images); False for other data
             generator=None) -> Tensor:
     "Inpainting by RePaint (Lugmayr et al. 2022): ancestral steps, after each of which the known pixels are redrawn from q(x_t | x0)."
-    ts, target = spaced_timesteps(schedule.T, steps), model_target(model, target)
+    (ts, _), target = check_sampler_args(schedule, 'ddim', steps, 1.0, 'trailing', 'large', w), model_target(model, target)
+    if x0.dtype == torch.uint8: x0 = to_model_range(x0)   # images as stored, as everywhere in the course
     y = class_labels(model, y, x0.shape[0], x0.device, w)   # one label for all, or one each (chapter 07)
-    m = torch.broadcast_to(known, x0.shape).to(x0.dtype)
+    m = _mask(known, x0)
     noise = lambda: randn(x0.shape, generator, x0.device, x0.dtype)
     def with_known(x, p):                                # the known pixels, freshly noised to position p
         if not m.any(): return x                        # nothing known: a plain sampler
@@ -108,6 +118,8 @@ def sdedit(model, schedule:NoiseSchedule,
            eta:float=1.0, target:str=None, y=None, w:float=0.0, clip_x0:bool=True, generator=None) -> Tensor:
     "Image-to-image by SDEdit (Meng et al. 2022): draw x_t0 from q(x_t0 | guide), then run a sampler from t0 down to 0."
     if not (isinstance(t0, int) and 0 <= t0 < schedule.T): raise ValueError(f't0 must be an integer index from 0 to T-1={schedule.T - 1}, got {t0!r}')
+    check_sampler_args(schedule, sampler, None if sampler == 'ddpm' else steps, eta if sampler == 'ddim' else None, 'trailing', 'large', w)
+    if guide.dtype == torch.uint8: guide = to_model_range(guide)   # images as stored, as everywhere in the course
     ts = list(range(t0, -1, -1)) if sampler == 'ddpm' else [t0] + [i for i in spaced_timesteps(schedule.T, steps) if i < t0]
     y = class_labels(model, y, guide.shape[0], guide.device, w)
     x = schedule.q_sample(guide, torch.full((guide.shape[0],), t0, device=guide.device), randn(guide.shape, generator, guide.device, guide.dtype))

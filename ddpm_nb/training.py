@@ -214,8 +214,12 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
     amp = autocast_dtype(cfg.amp, device)                 # fp16 without CUDA is refused here
     check_tensorboard(cfg, rank)                           # asked for, and installed (chapter 11)
     if rank == 0: check_run_dir(out, resume, overwrite)    # a run there needs resume or overwrite
-    if resume and (ck := resume_checkpoint(out)) is not None and (ck / 'config.json').is_file(): refuse_changes(ck, cfg)
+    if resume and (ck := resume_checkpoint(out)) is not None and (ck / 'config.json').is_file(): refuse_changes(ck, cfg, schedule)
     if len(data) == 0: raise ValueError('the training data is empty')
+    if not (isinstance(item := data[0], (tuple, list)) and len(item) == 2):   # chapter 05's convention
+        what = f'a tensor of shape {tuple(item.shape)}' if isinstance(item, Tensor) else f'{type(item).__name__} of length {len(item)}' if isinstance(item, (tuple, list)) else type(item).__name__
+        raise ValueError(f'train needs a data set of (x, y) pairs (chapter 05); its item 0 is {what}. '
+                         'Unlabelled images held as a uint8 tensor (N, C, H, W): pass TensorImages(images)')
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
     batch_indices(len(train_ds), micro, 0, cfg.seed, rank, world)   # the training set holds at least one batch
     make_fast(model, channels_last_pays(device, amp)).to(device)   # same function, faster (chapter 12)
