@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from .devices import default_device
 from .diffusion import TARGETS, model_target, recorded_target
 from .schedules import NoiseSchedule
 from .unet import MLPConfig, MLPDenoiser, UNet, UNetConfig
@@ -322,6 +323,7 @@ def load_model(path, # a run directory (its latest checkpoint), a checkpoint fol
               ) -> tuple: # (model in eval mode, NoiseSchedule or None, config dict with 'target' and 'weights')
     "Rebuild a saved model, from any folder this package writes (format versions 1 and 2)."
     if weights not in ('ema', 'raw'): raise ValueError(f"weights must be 'ema' or 'raw', got {weights!r}")
+    device = default_device(str(device))                  # a device this machine lacks: one clear message (chapter 10)
     path = Path(path)
     if (path / 'checkpoints').is_dir() and not (path / 'config.json').is_file():
         if (ck := resume_checkpoint(path)) is None: raise FileNotFoundError(f'{path} holds no checkpoint yet: its checkpoints/ folder is empty')

@@ -8,6 +8,7 @@ __all__ = ['SPACINGS', 'SAMPLERS', 'DEFAULTS', 'spaced_timesteps', 'guided_predi
 
 # %% ../nbs/07_sampling.ipynb #e8131b57
 import math
+import numbers
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -123,7 +124,11 @@ def sample_batch(model, schedule:NoiseSchedule, x:Tensor, # x_T: the starting no
 def class_labels(model, y, n:int, device, w:float=0.0, null_label:int=None) -> Tensor:
     "y as n labels on device (one label is repeated), or None; labels for an unconditional model, or guidance without labels, are refused."
     if y is not None:
-        y = torch.as_tensor(y, device=device).long().flatten()
+        try: y = torch.as_tensor(y, device=device)
+        except (TypeError, ValueError, RuntimeError): raise ValueError(f'labels must be integer class indices, got {y!r}') from None
+        if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+            raise ValueError(f'labels must be integer class indices, got {y.dtype}')   # 0.7 would be read as 0 without a word
+        y = y.long().flatten()
         if y.numel() == 1: y = y.expand(n)
         if y.numel() != n: raise ValueError(f'got {y.numel()} labels for {n} samples; give one label, or one per sample')
         if _null_label(model) is None and null_label is None and hasattr(model, 'config'):
@@ -169,6 +174,13 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
           ):
     "Draw shape[0] samples in chunks of batch_size. Returns x_0, or (x_0, trajectory) when keep is given."
     ts, eta = check_sampler_args(schedule, sampler, steps, eta, spacing, var_type, w)
+    if not (isinstance(shape, (tuple, list)) and len(shape) >= 2 and all(isinstance(s, numbers.Integral) and s > 0 for s in shape)):
+        raise ValueError(f'shape must be (N, ...) of positive integers, e.g. (16, 1, 28, 28), got {shape!r}')
+    if batch_size is not None and not (isinstance(batch_size, numbers.Integral) and batch_size > 0):
+        raise ValueError(f'batch_size must be a positive integer, or None for all at once, got {batch_size!r}')
+    keep = (keep,) if isinstance(keep, numbers.Integral) else tuple(keep)
+    if unvisited := sorted(set(keep) - set(ts)):
+        raise ValueError(f'keep names timesteps this sampler does not visit: {unvisited}; it visits the 0-based indices {ts[0]}, {ts[1] if len(ts) > 1 else ""} ... {ts[-1]}')
     if rederive_eps not in (None, True, False): raise ValueError(f'rederive_eps must be None, True or False, got {rederive_eps!r}')
     target = model_target(model, target)                 # before any work: a contradicted record is an error
     device, n = schedule.betas.device, shape[0]
