@@ -184,6 +184,8 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
     if rederive_eps not in (None, True, False): raise ValueError(f'rederive_eps must be None, True or False, got {rederive_eps!r}')
     target = model_target(model, target)                 # before any work: a contradicted record is an error
     device, n = schedule.betas.device, shape[0]
+    if isinstance(model, torch.nn.Module) and (p := next(model.parameters(), None)) is not None and p.device != device:
+        raise ValueError(f'the model is on {p.device} but the schedule on {device}: move both to one device, e.g. schedule.to({str(p.device)!r})')
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     y = class_labels(model, y, n, device, w, null_label)
     bs = batch_size or n

@@ -220,6 +220,10 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
         what = f'a tensor of shape {tuple(item.shape)}' if isinstance(item, Tensor) else f'{type(item).__name__} of length {len(item)}' if isinstance(item, (tuple, list)) else type(item).__name__
         raise ValueError(f'train needs a data set of (x, y) pairs (chapter 05); its item 0 is {what}. '
                          'Unlabelled images held as a uint8 tensor (N, C, H, W): pass TensorImages(images)')
+    k, labels = getattr(getattr(model, 'config', None), 'num_classes', None), getattr(data, 'labels', None)
+    if k is not None and isinstance(labels, Tensor) and labels.numel() and not (0 <= labels.min() and labels.max() < k):
+        raise ValueError(f'the model has {k} classes (0 to {k - 1}) but the data\'s labels run from {labels.min().item()} to {labels.max().item()}'
+                         + ('; -1 marks unlabelled data: train an unconditional model' if labels.min() < 0 else ''))
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
     batch_indices(len(train_ds), micro, 0, cfg.seed, rank, world)   # the training set holds at least one batch
     make_fast(model, channels_last_pays(device, amp)).to(device)   # same function, faster (chapter 12)
