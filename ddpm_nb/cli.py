@@ -459,6 +459,7 @@ def cmd_sample(args) -> Path:
     for option, path, suffixes in kinds:                 # all checked before anything is written
         if path is None: continue
         _writable(Path(path), option)
+        if Path(path).expanduser().is_dir(): raise ValueError(f'{option} {path} is a folder; name a file in it, e.g. {Path(path) / ("samples" + suffixes[0])}')
         if Path(path).suffix.lower() not in suffixes:
             raise ValueError(f'{option} {path}: expected a file name ending in {" or ".join(suffixes)}')
     frames = len(gif_timesteps(schedule.T, None if args.sampler == 'ddpm' else steps)) if args.gif else 0
