@@ -59,9 +59,12 @@ def extract_features(net:FeatureNet, x:Tensor, # (N, C, H, W) images in [-1, 1],
 
 # %% ../nbs/08_evaluation.ipynb #870c210c
 def _check_features(a:Tensor, b:Tensor, least:int=2):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise TypeError(f'need two torch tensors of features, got {type(a).__name__} and {type(b).__name__} (torch.as_tensor converts an array)')
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f'need two (N, d) feature matrices with the same d, got {tuple(a.shape)} and {tuple(b.shape)}')
     if min(len(a), len(b)) < least: raise ValueError(f'need at least {least} samples on each side, got {len(a)} and {len(b)}')
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()): raise ValueError('the features hold NaN or infinite values: check the images they came from')
 
 def sqrtm_psd(S:Tensor) -> Tensor:
     "Square root of a symmetric positive semi-definite matrix, by eigendecomposition (negative rounding errors clipped)."
@@ -81,6 +84,9 @@ def frechet_distance(a:Tensor, b:Tensor) -> float:
 def kernel_distance(a:Tensor, b:Tensor, subsets:int=20, subset_size:int=1000, seed:int=0) -> tuple:
     "KID (Binkowski et al. 2018): unbiased MMD^2 with the kernel (x.y / d + 1)^3, averaged over random subsets; (mean, std over subsets)."
     _check_features(a, b)
+    for name, v in (('subsets', subsets), ('subset_size', subset_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < (2 if name == 'subset_size' else 1):
+            raise ValueError(f'{name} must be an integer >= {2 if name == "subset_size" else 1}, got {v!r}')   # else the mean is nan
     m = min(subset_size, len(a), len(b))
     whole = m == len(a) == len(b)     # every "subset" would be both whole sets reordered: one estimate, and no spread to report
     g, d, vals = torch.Generator().manual_seed(seed), a.shape[1], []
@@ -106,6 +112,7 @@ def _covered(q:Tensor, x:Tensor, radius:Tensor, chunk:int=2000) -> Tensor:
 
 def precision_recall(real:Tensor, fake:Tensor, k:int=3) -> tuple:
     "Improved precision and recall (Kynkaanniemi et al. 2019): the share of fake in the real manifold, and of real in the fake one."
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f'k must be a positive integer (the k-th neighbour), got {k!r}')
     _check_features(real, fake, least=k + 1)
     real, fake = real.float(), fake.float()
     precision = _covered(fake, real, _kth_radius(real, k)).float().mean().item()
