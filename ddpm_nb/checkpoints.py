@@ -380,7 +380,10 @@ def lock_run(out:Path, rank:int=0):
 def check_run_dir(out, resume:bool=False, overwrite:bool=False):
     "Refuse, changing nothing, a run directory that holds a run, unless resume or overwrite says what to do with it."
     if resume and overwrite: raise ValueError('choose resume or overwrite, not both')
-    out = Path(out); cks, latest = run_checkpoints(out), out / 'checkpoints' / 'latest'
+    out = Path(out)
+    if (p := next((q for q in (out, *out.parents) if q.exists()), None)) is not None and not p.is_dir():
+        raise RunDirError(f'{out}: {p} is a file; a run directory is a folder: choose another path')
+    cks, latest = run_checkpoints(out), out / 'checkpoints' / 'latest'
     if (cks or latest.exists()) and not (resume or overwrite):
         what = (f'latest checkpoint {latest.read_text().strip()}' if latest.is_file() else
                 f'{len(cks)} checkpoint folder(s), the newest {cks[-1].name}, and no latest pointer' if cks else 'a latest pointer')
