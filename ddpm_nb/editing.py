@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from .diffusion import eps_from_x0, model_target, predict_x0_eps, to_model_range
 from .schedules import NoiseSchedule
-from .sampling import alpha_bar_at, check_sampler_args, class_labels, ddim_step, guided_prediction, sample_batch, spaced_timesteps
+from .sampling import alpha_bar_at, check_sampler_args, class_labels, ddim_step, guided_prediction, sample_batch
 from .devices import randn
 
 # %% ../nbs/07b_editing.ipynb #f94fbe57
@@ -86,7 +86,8 @@ def repaint(model, schedule:NoiseSchedule,
             clip_x0:bool=True, # clip the predicted x0 to [-1, 1] (images); False for other data
             generator=None) -> Tensor:
     "Inpainting by RePaint (Lugmayr et al. 2022): ancestral steps, after each of which the known pixels are redrawn from q(x_t | x0)."
-    (ts, _), target = check_sampler_args(schedule, 'ddim', steps, 1.0, 'trailing', 'large', w), model_target(model, target)
+    ts, _ = check_sampler_args(schedule, 'ddim', steps, 1.0, 'trailing', 'large', w)   # sample's checks; the same timesteps
+    target = model_target(model, target)
     if x0.dtype == torch.uint8: x0 = to_model_range(x0)   # images as stored, as everywhere in the course
     y = class_labels(model, y, x0.shape[0], x0.device, w)   # one label for all, or one each (chapter 07)
     m = _mask(known, x0)
@@ -118,9 +119,9 @@ def sdedit(model, schedule:NoiseSchedule,
            eta:float=1.0, target:str=None, y=None, w:float=0.0, clip_x0:bool=True, generator=None) -> Tensor:
     "Image-to-image by SDEdit (Meng et al. 2022): draw x_t0 from q(x_t0 | guide), then run a sampler from t0 down to 0."
     if not (isinstance(t0, int) and 0 <= t0 < schedule.T): raise ValueError(f't0 must be an integer index from 0 to T-1={schedule.T - 1}, got {t0!r}')
-    check_sampler_args(schedule, sampler, None if sampler == 'ddpm' else steps, eta if sampler == 'ddim' else None, 'trailing', 'large', w)
+    ts, _ = check_sampler_args(schedule, sampler, None if sampler == 'ddpm' else steps, eta if sampler == 'ddim' else None, 'trailing', 'large', w)
     if guide.dtype == torch.uint8: guide = to_model_range(guide)   # images as stored, as everywhere in the course
-    ts = list(range(t0, -1, -1)) if sampler == 'ddpm' else [t0] + [i for i in spaced_timesteps(schedule.T, steps) if i < t0]
+    ts = [t0] + [i for i in ts if i < t0]                # the sampler's timesteps below t0 (all of them for ddpm)
     y = class_labels(model, y, guide.shape[0], guide.device, w)
     x = schedule.q_sample(guide, torch.full((guide.shape[0],), t0, device=guide.device), randn(guide.shape, generator, guide.device, guide.dtype))
     return sample_batch(model, schedule, x, ts, sampler, eta=eta, target=target, y=y, w=w, clip_x0=clip_x0, generator=generator)[0]

@@ -84,9 +84,8 @@ def frechet_distance(a:Tensor, b:Tensor) -> float:
 def kernel_distance(a:Tensor, b:Tensor, subsets:int=20, subset_size:int=1000, seed:int=0) -> tuple:
     "KID (Binkowski et al. 2018): unbiased MMD^2 with the kernel (x.y / d + 1)^3, averaged over random subsets; (mean, std over subsets)."
     _check_features(a, b)
-    for name, v in (('subsets', subsets), ('subset_size', subset_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < (2 if name == 'subset_size' else 1):
-            raise ValueError(f'{name} must be an integer >= {2 if name == "subset_size" else 1}, got {v!r}')   # else the mean is nan
+    for name, v, least in (('subsets', subsets, 1), ('subset_size', subset_size, 2)):   # fewer: the mean would be nan
+        if isinstance(v, bool) or not isinstance(v, int) or v < least: raise ValueError(f'{name} must be an integer >= {least}, got {v!r}')
     m = min(subset_size, len(a), len(b))
     whole = m == len(a) == len(b)     # every "subset" would be both whole sets reordered: one estimate, and no spread to report
     g, d, vals = torch.Generator().manual_seed(seed), a.shape[1], []

@@ -180,7 +180,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
         raise ValueError(f'batch_size must be a positive integer, or None for all at once, got {batch_size!r}')
     keep = (keep,) if isinstance(keep, numbers.Integral) else tuple(keep)
     if unvisited := sorted(set(keep) - set(ts)):
-        raise ValueError(f'keep names timesteps this sampler does not visit: {unvisited}; it visits the 0-based indices {ts[0]}, {ts[1] if len(ts) > 1 else ""} ... {ts[-1]}')
+        raise ValueError(f'keep names timesteps this sampler does not visit: {unvisited}; it visits {len(ts)}, from {ts[0]} down to {ts[-1]} (0-based)')
     if rederive_eps not in (None, True, False): raise ValueError(f'rederive_eps must be None, True or False, got {rederive_eps!r}')
     target = model_target(model, target)                 # before any work: a contradicted record is an error
     device, n = schedule.betas.device, shape[0]

@@ -217,8 +217,8 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
     if resume and (ck := resume_checkpoint(out)) is not None and (ck / 'config.json').is_file(): refuse_changes(ck, cfg, schedule)
     if len(data) == 0: raise ValueError('the training data is empty')
     if not (isinstance(item := data[0], (tuple, list)) and len(item) == 2):   # chapter 05's convention
-        what = f'a tensor of shape {tuple(item.shape)}' if isinstance(item, Tensor) else f'{type(item).__name__} of length {len(item)}' if isinstance(item, (tuple, list)) else type(item).__name__
-        raise ValueError(f'train needs a data set of (x, y) pairs (chapter 05); its item 0 is {what}. '
+        shape = f' of shape {tuple(item.shape)}' if isinstance(item, Tensor) else f' of length {len(item)}' if isinstance(item, (tuple, list)) else ''
+        raise ValueError(f'train needs a data set of (x, y) pairs (chapter 05); its item 0 is a {type(item).__name__}{shape}. '
                          'Unlabelled images held as a uint8 tensor (N, C, H, W): pass TensorImages(images)')
     k, labels = getattr(getattr(model, 'config', None), 'num_classes', None), getattr(data, 'labels', None)
     if k is not None and isinstance(labels, Tensor) and labels.numel() and not (0 <= labels.min() and labels.max() < k):
