@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from .diffusion import eps_from_x0, model_target, predict_x0_eps, to_model_range
 from .schedules import NoiseSchedule
-from .sampling import alpha_bar_at, check_sampler_args, class_labels, ddim_step, guided_prediction, sample_batch
+from .sampling import alpha_bar_at, check_model, check_sampler_args, class_labels, ddim_step, guided_prediction, sample_batch
 from .devices import randn
 
 # %% ../nbs/07b_editing.ipynb #f94fbe57
@@ -89,6 +89,7 @@ def repaint(model, schedule:NoiseSchedule,
     ts, _ = check_sampler_args(schedule, 'ddim', steps, 1.0, 'trailing', 'large', w)   # sample's checks; the same timesteps
     target = model_target(model, target)
     if x0.dtype == torch.uint8: x0 = to_model_range(x0)   # images as stored, as everywhere in the course
+    check_model(model, x0.device, x0.dtype, 'the images')
     y = class_labels(model, y, x0.shape[0], x0.device, w)   # one label for all, or one each (chapter 07)
     m = _mask(known, x0)
     noise = lambda: randn(x0.shape, generator, x0.device, x0.dtype)
@@ -121,6 +122,7 @@ def sdedit(model, schedule:NoiseSchedule,
     if not (isinstance(t0, int) and 0 <= t0 < schedule.T): raise ValueError(f't0 must be an integer index from 0 to T-1={schedule.T - 1}, got {t0!r}')
     ts, _ = check_sampler_args(schedule, sampler, None if sampler == 'ddpm' else steps, eta if sampler == 'ddim' else None, 'trailing', 'large', w)
     if guide.dtype == torch.uint8: guide = to_model_range(guide)   # images as stored, as everywhere in the course
+    check_model(model, guide.device, guide.dtype, 'the images')
     ts = [t0] + [i for i in ts if i < t0]                # the sampler's timesteps below t0 (all of them for ddpm)
     y = class_labels(model, y, guide.shape[0], guide.device, w)
     x = schedule.q_sample(guide, torch.full((guide.shape[0],), t0, device=guide.device), randn(guide.shape, generator, guide.device, guide.dtype))

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['SPACINGS', 'SAMPLERS', 'DEFAULTS', 'spaced_timesteps', 'guided_prediction', 'alpha_bar_at', 'ddpm_step', 'ddim_sigma',
-           'ddim_step', 'log_snr_half', 'dpmpp_2m_step', 'sample_batch', 'class_labels', 'check_sampler_args', 'sample']
+           'ddim_step', 'log_snr_half', 'dpmpp_2m_step', 'sample_batch', 'class_labels', 'check_sampler_args',
+           'check_model', 'sample']
 
 # %% ../nbs/07_sampling.ipynb #e8131b57
 import math
@@ -153,6 +154,15 @@ def check_sampler_args(schedule:NoiseSchedule, sampler:str, steps:int, eta:float
     if steps is None: steps = schedule.T if sampler == 'ddpm' else min(DEFAULTS['steps'], schedule.T)
     return spaced_timesteps(schedule.T, steps, spacing), eta
 
+def check_model(model, device, dtype, where:str) -> None:
+    "Refuse, in one line, a network whose weights are not on `device` in `dtype`, those of the tensors it will be called on."
+    if not isinstance(model, torch.nn.Module) or (p := next(model.parameters(), None)) is None: return   # a plain function: its business
+    if p.device != device:
+        raise ValueError(f'the model is on {p.device} but {where} on {device}: move both to one device, e.g. {where.removeprefix("the ")}.to({str(p.device)!r})')
+    if p.dtype != dtype:
+        raise ValueError(f"the model's weights are {p.dtype} but it would be called on {dtype} tensors: convert one to the other, e.g. "
+                         f'model.to({dtype}) (for lower precision keep float32 weights and run under torch.autocast, chapter 10)')
+
 def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
            schedule:NoiseSchedule,
            shape:tuple, # (N, ...) shape of all samples
@@ -184,8 +194,7 @@ def sample(model, # callable model(x_t, t[, y=...]) returning its prediction
     if rederive_eps not in (None, True, False): raise ValueError(f'rederive_eps must be None, True or False, got {rederive_eps!r}')
     target = model_target(model, target)                 # before any work: a contradicted record is an error
     device, n = schedule.betas.device, shape[0]
-    if isinstance(model, torch.nn.Module) and (p := next(model.parameters(), None)) is not None and p.device != device:
-        raise ValueError(f'the model is on {p.device} but the schedule on {device}: move both to one device, e.g. schedule.to({str(p.device)!r})')
+    check_model(model, device, torch.float32, 'the schedule')   # the noise is float32
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     y = class_labels(model, y, n, device, w, null_label)
     bs = batch_size or n

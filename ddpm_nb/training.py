@@ -220,7 +220,8 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
         shape = f' of shape {tuple(item.shape)}' if isinstance(item, Tensor) else f' of length {len(item)}' if isinstance(item, (tuple, list)) else ''
         raise ValueError(f'train needs a data set of (x, y) pairs (chapter 05); its item 0 is a {type(item).__name__}{shape}. '
                          'Unlabelled images held as a uint8 tensor (N, C, H, W): pass TensorImages(images)')
-    k, labels = getattr(getattr(model, 'config', None), 'num_classes', None), getattr(data, 'labels', None)
+    k, labels = getattr(getattr(model, 'config', None), 'num_classes', None), getattr(data, 'labels', getattr(data, 'targets', None))
+    if isinstance(labels, (list, tuple)): labels = torch.as_tensor(labels)   # torchvision keeps some data sets' labels in a list
     if k is not None and isinstance(labels, Tensor) and labels.numel() and not (0 <= labels.min() and labels.max() < k):
         raise ValueError(f'the model has {k} classes (0 to {k - 1}) but the data\'s labels run from {labels.min().item()} to {labels.max().item()}'
                          + ('; -1 marks unlabelled data: train an unconditional model' if labels.min() < 0 else ''))
@@ -230,6 +231,10 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
     schedule.to(device)
     get = batch_source(train_ds, device)                   # one indexing for data held as a tensor (chapter 05)
     x, y = get([0])
+    if isinstance(model, UNet) and not (-1.001 <= x.min() and x.max() <= 1.001):   # images live in [-1, 1] (chapter 01)
+        warnings.warn(f'item 0 of the data runs from {x.min().item():.4g} to {x.max().item():.4g}, but images belong in [-1, 1] '
+                      '(sampling clips its predicted x0 there): map 0..255 with x / 127.5 - 1 and 0..1 with 2 * x - 1, '
+                      'or hold uint8 images in TensorImages (chapter 05)')
     model.eval()
     try:                                                   # one item through the loss: the model and the data fit together
         with torch.no_grad(), torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
