@@ -239,7 +239,7 @@ def read_config(path, # a model folder or a checkpoint folder
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise CheckpointError(f'{f} is not valid JSON ({e})') from None
     if not isinstance(meta, dict): raise CheckpointError(f'{f} must hold a JSON object, got {type(meta).__name__}')
     version = meta.get('format_version')
-    if version == 1 and meta.get('model') == 'UNet' and 'config' in meta:       # chapter 04's save_unet, version 1
+    if version == 1 and meta.get('model') == 'UNet' and 'config' in meta:       # a model folder of format version 1
         meta = dict(format_version=FORMAT_VERSION, architecture='UNet', model=meta['config'])
     elif version == 1:                                                              # training checkpoint, version 1
         meta = dict(meta, format_version=FORMAT_VERSION, architecture=meta.get('architecture', 'UNet'))
@@ -338,7 +338,6 @@ def load_model(path, # a run directory (its latest checkpoint), a checkpoint fol
             file = path / 'ema.safetensors'
             if not file.is_file(): raise CheckpointError(f'{path} has no ema.safetensors (the averaged weights to sample with); '
                                                          f"to use the raw weights of step {meta['step']}, ask for them: weights='raw' (ddpm_nb sample --raw)")
-        else: print(f"ddpm_nb: using the raw weights of step {meta['step']} (model.safetensors), not their EMA", file=sys.stderr)
     load_file_into(model, file)
     sc = meta.get('schedule')
     schedule = None if sc is None else _schedule(sc, f)
@@ -346,6 +345,8 @@ def load_model(path, # a run directory (its latest checkpoint), a checkpoint fol
     target = meta.get('target') or meta.get('train', {}).get('target') or 'eps'
     if target not in TARGETS: raise CheckpointError(f"{f}: field 'train.target' must be one of {', '.join(TARGETS)}, got {target!r}")
     model.predicts = target                                # so that sample() needs no target= (chapter 03's model_target)
+    if 'step' in meta and weights == 'raw':                # said once everything is read: a refused file says nothing else
+        print(f"ddpm_nb: using the raw weights of step {meta['step']} (model.safetensors), not their EMA", file=sys.stderr)
     return model.to(device).eval(), (schedule.to(device) if schedule is not None else None), dict(meta, weights=file.name, target=target)
 
 def load_training_state(path, model:nn.Module, ema_model:nn.Module) -> dict:
@@ -433,6 +434,7 @@ def resume_run(st, cfg, out:Path):
         try: saved = load_training_state(ck, st.model, st.ema.model); break
         except (ValueError, FileNotFoundError) as e: warnings.warn(f'cannot resume from {ck.name} ({e}); trying the checkpoint before it')
     else: raise ValueError(f'no checkpoint in {out / "checkpoints"} can be resumed from')
+    if ck != first: warnings.warn(f'resuming from {ck.name}, the newest checkpoint that could be read')
     refuse_changes(ck, cfg)
     st.opt.load_state_dict(saved['optimizer']); st.lr_sched.load_state_dict(saved['lr_scheduler']); st.ema.load_state_dict(saved['ema'])
     if st.scaler and saved['scaler']: st.scaler.load_state_dict(saved['scaler'])
@@ -478,7 +480,7 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, signum:int, step:int, checkpoint, out, at_once:bool=False):
         self.signum, self.step, self.checkpoint, self.exit_code = signum, step, checkpoint, 128 + signum
         name = signal.Signals(signum).name
-        how = (f'stopped at once by a second {name}, during step {step + 1}' if at_once else f'stopped by {name} after step {step}')
+        how = f'stopped at once by a second {name}, after step {step}' if at_once else f'stopped by {name} after step {step}'
         where = f'the checkpoint to resume from is {checkpoint}' if checkpoint else 'no checkpoint was written yet'
         super().__init__(f'{how}; {where}. To continue: train again with the same options and resume=True, or on the command '
                          f'line `ddpm_nb train --resume --out {out}` (which reads the run\'s options from its checkpoint)')
