@@ -66,6 +66,12 @@ def repaint_path(n:int, # the sampler's number of steps; position n is the clean
     return path
 
 # %% ../nbs/07b_editing.ipynb #25b669fa
+def _images(x:Tensor, model) -> Tensor:
+    "Images as stored (uint8) or in [-1, 1], in the model range; the model must sit on their device, in their dtype."
+    if x.dtype == torch.uint8: x = to_model_range(x)       # as everywhere in the course
+    check_model(model, x.device, x.dtype, 'the images')
+    return x
+
 def _mask(known, x0:Tensor) -> Tensor:
     "The mask of known pixels as x0's dtype and shape; a mask that is not 0/1, or does not fit the image, is refused."
     known = torch.as_tensor(known, device=x0.device)
@@ -88,8 +94,7 @@ def repaint(model, schedule:NoiseSchedule,
     "Inpainting by RePaint (Lugmayr et al. 2022): ancestral steps, after each of which the known pixels are redrawn from q(x_t | x0)."
     ts, _ = check_sampler_args(schedule, 'ddim', steps, 1.0, 'trailing', 'large', w)   # sample's checks; the same timesteps
     target = model_target(model, target)
-    if x0.dtype == torch.uint8: x0 = to_model_range(x0)   # images as stored, as everywhere in the course
-    check_model(model, x0.device, x0.dtype, 'the images')
+    x0 = _images(x0, model)
     y = class_labels(model, y, x0.shape[0], x0.device, w)   # one label for all, or one each (chapter 07)
     m = _mask(known, x0)
     noise = lambda: randn(x0.shape, generator, x0.device, x0.dtype)
@@ -121,8 +126,7 @@ def sdedit(model, schedule:NoiseSchedule,
     "Image-to-image by SDEdit (Meng et al. 2022): draw x_t0 from q(x_t0 | guide), then run a sampler from t0 down to 0."
     if not (isinstance(t0, int) and 0 <= t0 < schedule.T): raise ValueError(f't0 must be an integer index from 0 to T-1={schedule.T - 1}, got {t0!r}')
     ts, _ = check_sampler_args(schedule, sampler, None if sampler == 'ddpm' else steps, eta if sampler == 'ddim' else None, 'trailing', 'large', w)
-    if guide.dtype == torch.uint8: guide = to_model_range(guide)   # images as stored, as everywhere in the course
-    check_model(model, guide.device, guide.dtype, 'the images')
+    guide = _images(guide, model)
     ts = [t0] + [i for i in ts if i < t0]                # the sampler's timesteps below t0 (all of them for ddpm)
     y = class_labels(model, y, guide.shape[0], guide.device, w)
     x = schedule.q_sample(guide, torch.full((guide.shape[0],), t0, device=guide.device), randn(guide.shape, generator, guide.device, guide.dtype))
