@@ -85,12 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True, parser_class=_Parser, metavar='{train,sample}')
     t = sub.add_parser('train', help='train a model on images or 2-D points',
                        description='Train a DDPM (Ho et al. 2020) and write checkpoints and sample grids to --out. '
-                                   'Example: ddpm_nb train --train-steps 600 --out runs/digits')
+                                   'Example, with the short-run settings of the quick start (the defaults are the paper\'s, for long runs): '
+                                   'ddpm_nb train --data DIR --image-size 32 --train-steps 5000 --lr 1e-3 --warmup-steps 50 --ema-decay 0.995 --out runs/mine')
     d = t.add_argument_group('data', "with --resume, an option left out is the run's own (read from its checkpoint)")
     d.add_argument('--data', help="'digits' (built in, no download), a 2-D toy (" + ', '.join(TOYS) + '), '
                    'a folder of images (flat or one sub-folder per class), a folder of MNIST-format idx files, '
-                   'a saved Hugging Face data set, or a hub name such as fashion_mnist (default: digits)')
-    d.add_argument('--image-size', type=_positive, help='resize images to this side (default: the data set\'s own)')
+                   'a saved Hugging Face data set, or a hub name such as fashion_mnist (downloaded and cached by the datasets library) (default: digits)')
+    d.add_argument('--image-size', type=_positive, help='resize the shorter side to this and centre-crop a square (default: the data set\'s own)')
     d.add_argument('--channels', type=int, choices=(1, 3), help='1 for grayscale, 3 for RGB (default: the data set\'s own)')
     d.add_argument('--unconditional', action='store_true', help='ignore class labels even when the data has them')
     d.add_argument('--skip-bad-images', action='store_true', help='leave out images of a folder that cannot be read (default: name them and stop)')
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--sampler', default=DEFAULTS['sampler'], choices=SAMPLERS, help=f'ddpm (all T steps), ddim or dpmpp_2m (default: {DEFAULTS["sampler"]})')
     sp.add_argument('--sample-steps', dest='steps', type=_positive,
                    help=f'network evaluations for ddim / dpmpp_2m (default: {DEFAULTS["steps"]}, at most T; ddpm uses all T)')
-    sp.add_argument('--eta', type=float, help=f'DDIM noise, from 0 (deterministic) to 1 (like DDPM, the most forgiving of a briefly trained model); ddim only (default: {DEFAULTS["eta"]:g})')
+    sp.add_argument('--eta', type=float, help=f'DDIM noise, from 0 (deterministic) to 1 (like DDPM, the most forgiving for a briefly trained eps model, chapter 07); ddim only (default: {DEFAULTS["eta"]:g})')
     sp.add_argument('--spacing', default=DEFAULTS['spacing'], choices=SPACINGS, help=f'which timesteps a short sampler visits (default: {DEFAULTS["spacing"]})')
     sp.add_argument('--var', choices=('large', 'small'), help=f'DDPM variance: beta_t (large) or beta tilde (small) (default: the model folder\'s, else {DEFAULTS["var_type"]})')
     sp.add_argument('--label', type=int, help='class label for every sample (default: labels cycle 0, 1, 2, ...)')
