@@ -9,6 +9,7 @@ __all__ = ['unet_config_from_diffusers', 'diffusers_prefixes', 'state_dict_from_
 # %% ../nbs/04b_pretrained.ipynb #e8e21657
 import json
 import re
+import warnings
 from dataclasses import replace
 from pathlib import Path
 import torch
@@ -144,6 +145,8 @@ def schedule_from_diffusers(cfg:dict, # a scheduler_config.json, as a dict
     else:
         kw = {} if name == 'squaredcos_cap_v2' else dict(beta_start=g('beta_start', 1e-4), beta_end=g('beta_end', 0.02))
         schedule = NoiseSchedule.from_name(_BETAS[name], T, zero_terminal_snr=zero_snr, **kw)
+    odd = [f'{k} {cfg[k]!r}' for k, plain in (('thresholding', False), ('clip_sample_range', 1.0)) if cfg.get(k, plain) != plain]
+    if odd: warnings.warn(f'scheduler config: {", ".join(odd)} not reproduced; ddpm_nb clips the predicted x0 to [-1, 1] when it clips')
     return schedule, dict(target=_TARGETS[g('prediction_type', 'epsilon')], var_type=_VARIANCES[g('variance_type', 'fixed_small')],
                           clip_x0=bool(g('clip_sample', True)))
 
