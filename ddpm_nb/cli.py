@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='command', required=True, parser_class=_Parser, metavar='{train,sample}')
     t = sub.add_parser('train', help='train a model on images or 2-D points',
                        description='Train a DDPM (Ho et al. 2020) and write checkpoints and sample grids to --out. '
-                                   'Example, with the short-run settings of the quick start (the defaults are the paper\'s, for long runs): '
+                                   'Example, with the short-run settings of the quick start (the defaults are for long runs): '
                                    'ddpm_nb train --data DIR --image-size 32 --train-steps 5000 --lr 1e-3 --warmup-steps 50 --ema-decay 0.995 --out runs/mine')
     d = t.add_argument_group('data', "with --resume, an option left out is the run's own (read from its checkpoint)")
     d.add_argument('--data', help="'digits' (built in, no download), a 2-D toy (" + ', '.join(TOYS) + '), '
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--sample-every', type=_positive, help='write a sample grid every this many steps (default: at checkpoints)')
     r.add_argument('--grid-size', type=_int_in(1, GRID_MAX), default=64, help=f'samples in each grid, 1 to {GRID_MAX}, drawn with 50 DDIM steps, eta 1 (default: 64)')
     r.add_argument('--val-max', type=_int_in(0), help=f'held-out items for the validation loss, 0 for none (default: {D["val_max"]})')
-    r.add_argument('--device', help='cpu, cuda, cuda:1, mps (default: cuda when available)')
+    r.add_argument('--device', help='cpu, cuda, cuda:1, mps (default: cuda, else mps, else cpu)')
     r.add_argument('--threads', help='CPU threads for torch (default: all cores, fewer when the CPU is busy with other work)')
     r.add_argument('--quiet', action='store_true', help='no progress bar')
     sp = sub.add_parser('sample', help='draw samples from a checkpoint',
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--out', help='output image, .png (default: samples.png in the run directory)')
     sp.add_argument('--gif', help='also write an animated GIF of the denoising path here (.gif)')
     sp.add_argument('--npy', help='also write the raw samples here (.npy: uint8 images, or float points for 2-D toys)')
-    sp.add_argument('--device', help='cpu, cuda, cuda:1, mps (default: cuda when available)')
+    sp.add_argument('--device', help='cpu, cuda, cuda:1, mps (default: cuda, else mps, else cpu)')
     sp.add_argument('--threads', help='CPU threads for torch (default: all cores, fewer when the CPU is busy with other work)')
     sp.add_argument('--quiet', action='store_true', help='no progress bar')
     return p

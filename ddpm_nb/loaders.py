@@ -15,7 +15,7 @@ import zlib
 from pathlib import Path
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 from .data import DigitsDataset, ImageTransform, TensorImages, to_8bit
 from .diffusion import to_uint8
@@ -102,7 +102,7 @@ class ImageFolderDataset(Dataset):
     def __getitem__(self, i:int):
         path, y = self.samples[i]
         try:
-            with Image.open(path) as img: img.load(); x = self.transform(img)
+            with Image.open(path) as img: img.load(); x = self.transform(ImageOps.exif_transpose(img))   # upright, as a viewer shows it
         except (OSError, SyntaxError, ValueError) as e:
             raise ValueError(f'cannot read image {path}: {e} (pass skip_corrupt=True to leave unreadable files out)') from None
         return x, y
