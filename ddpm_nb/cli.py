@@ -26,6 +26,7 @@ import warnings
 from pathlib import Path
 import numpy as np
 import torch
+from PIL import Image
 from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, latest_checkpoint, load_model, read_config, resume_checkpoint
 from .data import TOYS, PointsDataset
 from .loaders import load_images
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--out', help='output image, .png (default: samples.png in the run directory)')
     sp.add_argument('--gif', help='also write an animated GIF of the denoising path here (.gif)')
     sp.add_argument('--npy', help='also write the raw samples here (.npy: uint8 images, or float points for 2-D toys)')
+    sp.add_argument('--png-dir', help='also write each image as its own PNG in this new or empty folder (000000.png, ...), as FID tools read them')
     sp.add_argument('--device', help='cpu, cuda, cuda:1, mps (default: cuda, else mps, else cpu)')
     sp.add_argument('--threads', help='CPU threads for torch (default: all cores, fewer when the CPU is busy with other work)')
     sp.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -379,12 +381,13 @@ IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff')   #
 PLOT_SUFFIXES = ('.png', '.jpg', '.jpeg', '.pdf', '.svg')                        # what a scatter plot (matplotlib) writes
 
 def save_outputs(model, schedule:NoiseSchedule, path, n:int=64, target:str=None, sampler:str=DEFAULTS['sampler'], steps:int=DEFAULTS['steps'], seed:int=0,
-                 label:int=None, gif=None, npy=None, progress:bool=False, batch_size:int=256, clip_x0:bool=None, **kw) -> Path:
-    "Sample n items and write a PNG (an image grid, or a scatter plot for 2-D points), plus an optional GIF and .npy."
+                 label:int=None, gif=None, npy=None, progress:bool=False, batch_size:int=256, clip_x0:bool=None, png_dir=None, **kw) -> Path:
+    "Sample n items and write a PNG (an image grid, or a scatter plot for 2-D points), plus an optional GIF, .npy and folder of PNGs."
     if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f'n (-n) must be a positive integer, got {n!r}')
     cfg = model.config
     images = hasattr(cfg, 'image_size')
-    if gif and not images: raise ValueError('--gif is for image models; this one samples 2-D points')
+    for option, given in (('--gif', gif), ('--png-dir', png_dir)):
+        if given and not images: raise ValueError(f'{option} is for image models; this one samples 2-D points')
     shape = (n, cfg.in_channels, cfg.image_size, cfg.image_size) if images else (n, cfg.dim)
     y = None
     if cfg.num_classes is not None: y = torch.full((n,), label) if label is not None else torch.arange(n) % cfg.num_classes
@@ -399,6 +402,9 @@ def save_outputs(model, schedule:NoiseSchedule, path, n:int=64, target:str=None,
     if images: save_grid(x, path, nrow=nrow)
     else: _scatter(x, path)
     if npy: Path(npy).parent.mkdir(parents=True, exist_ok=True); np.save(npy, to_numpy(x))
+    if png_dir:
+        d = Path(png_dir).expanduser(); d.mkdir(parents=True, exist_ok=True)
+        for i, a in enumerate(to_numpy(x)): Image.fromarray(a).save(d / f'{i:06d}.png')
     if gif: save_gif(list(traj['x_t']) + [x.cpu()], gif, nrow=nrow, scale=2 if n <= 25 else 1)   # keeps big GIFs a few MB
     return path
 
@@ -452,7 +458,13 @@ def cmd_sample(args) -> Path:
         raise ValueError(f'--label must be in [0, {model.config.num_classes - 1}], got {args.label}')
     if args.sampler == 'ddpm' and args.steps not in (None, schedule.T):
         raise ValueError(f'the ddpm sampler takes all T={schedule.T} steps; drop --sample-steps, or use --sampler ddim --eta 1 for fewer')
-    if args.gif and not images: raise ValueError('--gif is for image models; this one samples 2-D points')
+    for option, given in (('--gif', args.gif), ('--png-dir', args.png_dir)):
+        if given and not images: raise ValueError(f'{option} is for image models; this one samples 2-D points')
+    if args.png_dir:                                     # a folder of its own: nothing of anyone's is overwritten
+        d = Path(args.png_dir).expanduser()
+        if d.exists() and not d.is_dir(): raise ValueError(f'--png-dir {args.png_dir} is a file; name a new or empty folder')
+        if d.is_dir() and any(d.iterdir()): raise ValueError(f'--png-dir {args.png_dir} is not empty; name a new or empty folder')
+        _writable(d / 'x.png', '--png-dir')
     steps = args.steps or min(DEFAULTS['steps'], schedule.T)   # a model with T < 50 samples all of its steps
     home = ck if (ck / 'checkpoints').is_dir() else ck.parent.parent if 'step' in meta else ck if ck.is_dir() else Path('.')   # a hub name: here
     out = Path(args.out).expanduser() if args.out else home / 'samples.png'
@@ -469,11 +481,11 @@ def cmd_sample(args) -> Path:
     use_threads(args.threads, device)
     t0 = time.perf_counter()
     save_outputs(model, schedule, out, args.num, target, args.sampler, steps, args.seed, args.label, args.gif, args.npy, not args.quiet,
-                 args.batch_size, clip_x0=meta.get('clip_x0'), eta=args.eta, spacing=args.spacing,
+                 args.batch_size, clip_x0=meta.get('clip_x0'), png_dir=args.png_dir, eta=args.eta, spacing=args.spacing,
                  var_type=args.var or meta.get('var_type') or DEFAULTS['var_type'], w=args.guidance)
     weights = (f'step {meta["step"]} {"raw" if meta.get("weights") == "model.safetensors" else "EMA"}' if 'step' in meta else 'saved')
     print(f'{args.num} samples ({args.sampler}, {weights} weights) in {time.perf_counter() - t0:.1f} s: {out}'
-          + (f', {args.gif}' if args.gif else '') + (f', {args.npy}' if args.npy else ''))
+          + (f', {args.gif}' if args.gif else '') + (f', {args.npy}' if args.npy else '') + (f', {args.png_dir}/' if args.png_dir else ''))
     return out
 
 # %% ../nbs/09_cli.ipynb #655c978b
