@@ -226,7 +226,9 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
         raise ValueError(f'the model has {k} classes (0 to {k - 1}) but the data\'s labels run from {labels.min().item()} to {labels.max().item()}'
                          + ('; -1 marks unlabelled data: train an unconditional model' if labels.min() < 0 else ''))
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
-    batch_indices(len(train_ds), micro, 0, cfg.seed, rank, world)   # the training set holds at least one batch
+    if len(train_ds) < micro:                              # what the user can change, not batch_indices' own words
+        held = f' ({len(val_ds)} more held out for validation: val_max=0 keeps them)' if val_ds else ''
+        raise ValueError(f'the training set holds {len(train_ds)} items{held}, fewer than one batch of {micro}; choose a smaller batch_size')
     make_fast(model, channels_last_pays(device, amp)).to(device)   # same function, faster (chapter 12)
     schedule.to(device)
     get = batch_source(train_ds, device)                   # one indexing for data held as a tensor (chapter 05)
