@@ -367,7 +367,10 @@ def cmd_train(args) -> Path:
                   'training goes on', file=sys.stderr)
     use_threads(args.threads, device or dev)
     n_params = sum(p.numel() for p in model.parameters())
-    if rank == 0: print(f'ddpm_nb train: {len(ds)} items from {args.data!r} (the validation split included), a {type(model).__name__} with {n_params:,} parameters, '
+    names = list(getattr(ds, 'classes', None) or []) if getattr(model.config, 'num_classes', None) else []
+    named = '' if names == [str(i) for i in range(len(names))] else \
+            '; classes ' + ', '.join(f'{i} {c}' for i, c in enumerate(names[:10])) + (', ...' if len(names) > 10 else '')   # the numbers --label takes
+    if rank == 0: print(f'ddpm_nb train: {len(ds)} items from {args.data!r} (the validation split included{named}), a {type(model).__name__} with {n_params:,} parameters, '
           f'{cfg.steps} steps of {args.batch_size}; writing to {out}', file=sys.stderr)
     t0 = time.perf_counter()
     run = train(model, schedule, ds, cfg, out, resume=args.resume, overwrite=args.overwrite, device=device, sample_hook=hook)
