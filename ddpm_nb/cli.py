@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--image-size', type=_positive, help='resize the shorter side to this and centre-crop a square (default: the data set\'s own)')
     d.add_argument('--channels', type=int, choices=(1, 3), help='1 for grayscale, 3 for RGB (default: the data set\'s own)')
     d.add_argument('--unconditional', action='store_true', help='ignore class labels even when the data has them')
+    d.add_argument('--hflip', action='store_true', default=None, help='flip each training image left-right at random, anew at every step (the paper\'s CIFAR-10 augmentation; not for digits or text)')
     d.add_argument('--skip-bad-images', action='store_true', help='leave out images of a folder that cannot be read (default: name them and stop)')
     m = t.add_argument_group('model', "with --resume, the run's model and schedule; an option given must equal the run's")
     m.add_argument('--preset', choices=list(PRESETS), help='U-Net preset (default: tiny)')
@@ -177,7 +178,7 @@ def cpu_threads(requested=None, # --threads: wins when given
     return n, f'the CPU is busy with other work (load {load:.1f} on {cores} cores): using {n} thread{"s" if n > 1 else ""}; --threads N overrides'
 
 # %% ../nbs/09_cli.ipynb #c5e61512
-IMAGE_ONLY = ('image_size', 'channels', 'unconditional', 'skip_bad_images', 'preset', 'base_channels', 'channel_mults', 'attn_res', 'dropout')
+IMAGE_ONLY = ('image_size', 'channels', 'unconditional', 'hflip', 'skip_bad_images', 'preset', 'base_channels', 'channel_mults', 'attn_res', 'dropout')
 
 def check_model_options(cfg, what:str='these options'):
     "Refuse a U-Net configuration that cannot take its images: a side the down-sampling cannot halve, attention at a missing side."
@@ -249,7 +250,7 @@ def compute_device(name:str=None) -> torch.device:
     if dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(f"--device {name}: not a device that computes; expected cpu, cuda, cuda:N or mps")
     return dev
 
-RESUMABLE = ('batch_size', 'lr', 'grad_accum', 'ema_decay', 'loss', 'label_dropout', 'amp', 'compile', 'seed', 'ckpt_every', 'val_max', 'data')
+RESUMABLE = ('batch_size', 'lr', 'grad_accum', 'ema_decay', 'loss', 'label_dropout', 'amp', 'compile', 'seed', 'ckpt_every', 'val_max', 'data', 'hflip')
 CLI_DEFAULTS = dict(data='digits', schedule='linear', timesteps=1000)
 
 def fill_options(args, run:dict=None) -> argparse.Namespace:
@@ -321,7 +322,7 @@ def train_config(args, n_items:int, saved:dict) -> TrainConfig:
         return TrainConfig(steps=steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps if args.warmup_steps is not None else
                            saved.get('warmup_steps', min(TRAIN_DEFAULTS['warmup_steps'], steps)),
                            grad_accum=args.grad_accum, ema_decay=args.ema_decay, target=own('target', args.target), loss=args.loss,
-                           min_snr_gamma=gamma or None, label_dropout=args.label_dropout, amp=args.amp, compile=args.compile, seed=args.seed,
+                           min_snr_gamma=gamma or None, label_dropout=args.label_dropout, hflip=args.hflip, amp=args.amp, compile=args.compile, seed=args.seed,
                            ckpt_every=every, sample_every=args.sample_every or every, val_max=args.val_max,
                            val_fraction=TRAIN_DEFAULTS['val_fraction'] if args.val_max > 0 else 0.0,
                            val_every=every, log_every=max(1, min(100, steps // 20)), progress=not args.quiet, data=args.data)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 from .checkpoints import StopSignals, check_run_dir, check_tensorboard, claim_run, lock_run, not_finite_error, read_back_losses
 from .checkpoints import refuse_changes, resume_checkpoint, resume_run, save_run_checkpoint, stop_run, tensorboard_writer
-from .data import batch_indices, batch_source, split_train_val
+from .data import batch_indices, batch_source, random_hflip, split_train_val
 from .devices import autocast_dtype, default_device, rank_world, to_device
 from .diffusion import LOSSES, TARGETS, diffusion_loss, recorded_target
 from .schedules import NoiseSchedule
@@ -82,6 +82,7 @@ class TrainConfig:
     loss:str = 'mse' # 'mse', 'l1' or 'huber'
     min_snr_gamma:float = 5.0 # min-SNR-gamma loss weighting (chapter 03); None: unweighted, as the paper's L_simple
     label_dropout:float = 0.1 # probability of replacing a label by "no label" (class-conditional models)
+    hflip:bool = False # flip each training image left-right with probability 1/2, anew at every step (Ho et al.'s CIFAR-10 augmentation)
     val_fraction:float = 0.05 # held-out share of the data (at most val_max items)
     val_max:int = 1000
     val_every:int = 500
@@ -226,6 +227,8 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
         raise ValueError(f'the model has {k} classes (0 to {k - 1}) but the data\'s labels run from {labels.min().item()} to {labels.max().item()}'
                          + ('; -1 marks unlabelled data: train an unconditional model' if labels.min() < 0 else ''))
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
+    if cfg.hflip and (shape := tuple(train_ds[0][0].shape)) and len(shape) != 3:
+        raise ValueError(f'hflip flips images left-right; these items have shape {shape}, not (C, H, W)')
     if len(train_ds) < micro:                              # what the user can change, not batch_indices' own words
         held = f' ({len(val_ds)} more held out for validation: val_max=0 keeps them)' if val_ds else ''
         raise ValueError(f'the training set holds {len(train_ds)} items{held}, fewer than one batch of {micro}; choose a smaller batch_size')
@@ -289,6 +292,7 @@ def _loop(model, schedule, get, train_ds, val_ds, cfg:TrainConfig, out:Path, res
             for a in range(cfg.grad_accum):               # one optimizer step = grad_accum micro-batches
                 idx = batch_indices(len(train_ds), micro, st.step * cfg.grad_accum + a, cfg.seed, rank, world)
                 x, y = get(idx)
+                if cfg.hflip: x = random_hflip(x)         # drawn after the step's seed: the same flips on resume
                 loss = loss + _micro_step(st, schedule, to_device(x, device), to_device(y, device), cfg)   # no wait for the GPU
             pending.append(loss)
             read = any(_due(st.step + 1, e, cfg.steps) for e in (sync, cfg.log_every, cfg.val_every, cfg.sample_every, cfg.ckpt_every))
