@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--image-size', type=_positive, help='resize the shorter side to this and centre-crop a square (default: the data set\'s own)')
     d.add_argument('--channels', type=int, choices=(1, 3), help='1 for grayscale, 3 for RGB (default: the data set\'s own)')
     d.add_argument('--unconditional', action='store_true', help='ignore class labels even when the data has them')
-    d.add_argument('--hflip', action='store_true', default=None, help='flip each training image left-right at random, anew at every step (the paper\'s CIFAR-10 augmentation; not for digits or text)')
+    d.add_argument('--hflip', action='store_true', default=None, help='flip each training image left-right at random, anew at every step (the paper\'s CIFAR-10 augmentation; for photographs, not digits or text)')
     d.add_argument('--skip-bad-images', action='store_true', help='leave out images of a folder that cannot be read (default: name them and stop)')
     m = t.add_argument_group('model', "with --resume, the run's model and schedule; an option given must equal the run's")
     m.add_argument('--preset', choices=list(PRESETS), help='U-Net preset (default: tiny)')
@@ -345,6 +345,7 @@ def cmd_train(args) -> Path:
     if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
         raise ValueError(f'--epochs must be a finite number > 0, got {args.epochs}')
     if not args.data.strip(): raise ValueError("--data must name a data set: 'digits', a 2-D toy, a folder or a hub name")
+    if args.hflip and args.data == 'digits': print('ddpm_nb train: warning: --hflip mirrors the digits, and a mirrored digit is no digit', file=sys.stderr)
     if args.batch_size % args.grad_accum:
         raise ValueError(f'--batch-size {args.batch_size} must split into --grad-accum {args.grad_accum} equal micro-batches')
     if args.threads is not None: cpu_threads(args.threads)   # a bad --threads is refused now, not after the data is read

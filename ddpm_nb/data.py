@@ -77,9 +77,10 @@ def _to(t:Tensor, device) -> Tensor:
     "t on device; from the CPU without waiting for a GPU's queued work (a copy from a GPU must arrive before it is read)."
     return t.to(device, non_blocking=t.device.type == 'cpu')
 
-def random_hflip(x:Tensor) -> Tensor:
-    "Each image of the batch x (N, C, H, W) flipped left-right with probability 1/2; drawn on the CPU, so every device flips alike."
-    return torch.where(_to(torch.rand(len(x), 1, 1, 1), x.device) < 0.5, x.flip(-1), x)
+def random_hflip(x:Tensor, # a batch of images (N, C, H, W)
+                 generator=None) -> Tensor: # a CPU torch.Generator; None: torch's global random state
+    "Each image of the batch flipped left-right with probability 1/2, the draws made on the CPU."
+    return torch.where(_to(torch.rand(len(x), 1, 1, 1, generator=generator), x.device) < 0.5, x.flip(-1), x)
 
 class TensorImages(Dataset):
     "Images held as one uint8 tensor (N, C, H, W), with optional labels: a batch is one indexing, on the tensor's device."

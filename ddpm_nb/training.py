@@ -227,11 +227,11 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
         raise ValueError(f'the model has {k} classes (0 to {k - 1}) but the data\'s labels run from {labels.min().item()} to {labels.max().item()}'
                          + ('; -1 marks unlabelled data: train an unconditional model' if labels.min() < 0 else ''))
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
-    if cfg.hflip and (shape := tuple(train_ds[0][0].shape)) and len(shape) != 3:
-        raise ValueError(f'hflip flips images left-right; these items have shape {shape}, not (C, H, W)')
-    if len(train_ds) < micro:                              # what the user can change, not batch_indices' own words
+    if len(train_ds) < cfg.batch_size:                     # at least one optimizer step's worth of items
         held = f' ({len(val_ds)} more held out for validation: val_max=0 keeps them)' if val_ds else ''
-        raise ValueError(f'the training set holds {len(train_ds)} items{held}, fewer than one batch of {micro}; choose a smaller batch_size')
+        raise ValueError(f'the training set holds {len(train_ds)} items{held}, fewer than one batch of {cfg.batch_size}; choose a smaller batch_size')
+    if cfg.hflip and len(shape := tuple(train_ds[0][0].shape)) != 3:
+        raise ValueError(f'hflip flips images left-right; these items have shape {shape}, not (C, H, W)')
     make_fast(model, channels_last_pays(device, amp)).to(device)   # same function, faster (chapter 12)
     schedule.to(device)
     get = batch_source(train_ds, device)                   # one indexing for data held as a tensor (chapter 05)
@@ -286,13 +286,14 @@ def _loop(model, schedule, get, train_ds, val_ds, cfg:TrainConfig, out:Path, res
     bar = tqdm(total=cfg.steps, initial=st.step, disable=not cfg.progress or rank != 0, desc='training')
     with StopSignals(st, out) as stop:
         while st.step < cfg.steps:
-            seed_step((cfg.seed * 1_000_003 + st.step) * 64 + rank, device)   # every random choice: a function of (seed, step, rank)
+            seed_step(step_seed := (cfg.seed * 1_000_003 + st.step) * 64 + rank, device)   # every random choice: a function of (seed, step, rank)
+            flips = torch.Generator().manual_seed(step_seed) if cfg.hflip else None   # its own: the same flips on every device
             if not st.model.training: st.net.train()    # once, and after whatever set eval(): a walk over every module
             loss = 0.0
             for a in range(cfg.grad_accum):               # one optimizer step = grad_accum micro-batches
                 idx = batch_indices(len(train_ds), micro, st.step * cfg.grad_accum + a, cfg.seed, rank, world)
                 x, y = get(idx)
-                if cfg.hflip: x = random_hflip(x)         # drawn after the step's seed: the same flips on resume
+                if cfg.hflip: x = random_hflip(x, flips)
                 loss = loss + _micro_step(st, schedule, to_device(x, device), to_device(y, device), cfg)   # no wait for the GPU
             pending.append(loss)
             read = any(_due(st.step + 1, e, cfg.steps) for e in (sync, cfg.log_every, cfg.val_every, cfg.sample_every, cfg.ckpt_every))
