@@ -463,8 +463,6 @@ def cmd_sample(args) -> Path:
         raise ValueError(f'--label must be in [0, {model.config.num_classes - 1}], got {args.label}')
     if args.sampler == 'ddpm' and args.steps not in (None, schedule.T):
         raise ValueError(f'the ddpm sampler takes all T={schedule.T} steps; drop --sample-steps, or use --sampler ddim --eta 1 for fewer')
-    for option, given in (('--gif', args.gif), ('--png-dir', args.png_dir)):
-        if given and not images: raise ValueError(f'{option} is for image models; this one samples 2-D points')
     if args.png_dir:                                     # a folder of its own: nothing of anyone's is overwritten
         d = Path(args.png_dir).expanduser()
         if d.exists() and not d.is_dir(): raise ValueError(f'--png-dir {args.png_dir} is a file; name a new or empty folder')
