@@ -5,11 +5,12 @@
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'ARCHITECTURES', 'RUN_LENGTH', 'CheckpointError', 'RunDirError', 'DiskFullError', 'atomic_write',
            'cpu_state_dict', 'strip_module_prefix', 'load_weights', 'nonfinite_tensors', 'read_weights',
-           'load_file_into', 'build_model', 'model_config', 'read_config', 'save_model', 'save_checkpoint',
-           'latest_checkpoint', 'run_checkpoints', 'resume_checkpoint', 'load_model', 'load_training_state',
-           'prune_checkpoints', 'lock_run', 'check_run_dir', 'claim_run', 'training_state', 'changed_options',
-           'refuse_changes', 'resume_run', 'save_run_checkpoint', 'not_finite_error', 'read_back_losses',
-           'TrainingInterrupted', 'StopSignals', 'stop_run', 'tensorboard_writer', 'check_tensorboard']
+           'load_file_into', 'build_model', 'class_names', 'model_config', 'read_config', 'save_model',
+           'save_checkpoint', 'latest_checkpoint', 'run_checkpoints', 'resume_checkpoint', 'load_model',
+           'load_training_state', 'prune_checkpoints', 'lock_run', 'check_run_dir', 'claim_run', 'training_state',
+           'changed_options', 'refuse_changes', 'resume_run', 'save_run_checkpoint', 'not_finite_error',
+           'read_back_losses', 'TrainingInterrupted', 'StopSignals', 'stop_run', 'tensorboard_writer',
+           'check_tensorboard']
 
 # %% ../nbs/11_checkpoints.ipynb #0c926275
 import errno
@@ -201,14 +202,24 @@ def build_model(architecture:str, # a name in ARCHITECTURES
     try: return build(cfg_cls(**config))
     except (TypeError, ValueError) as e: raise ValueError(f'the {architecture} config does not describe a valid model: {e}') from None
 
+def class_names(model:nn.Module) -> list:
+    "The class names a model records (`model.classes`, which `train` sets from its data), one per label; None if none."
+    model = getattr(model, 'module', model)
+    names, k = getattr(model, 'classes', None), getattr(getattr(model, 'config', None), 'num_classes', None)
+    if names is None: return None
+    if not (k and isinstance(names, (list, tuple)) and len(names) == k and all(isinstance(c, str) for c in names)):
+        raise ValueError(f'model.classes must hold one name (a string) per class of the model, {k or 0} in all; got {names!r}')
+    return list(names)
+
 def model_config(model:nn.Module, schedule:NoiseSchedule=None, target:str=None) -> dict:
-    "The config.json of a model folder: format version, architecture and model config; schedule and target when given."
+    "The config.json of a model folder: format version, architecture and model config; schedule, target and class names when given."
     model = getattr(model, 'module', model)
     arch = type(model).__name__
     if arch not in ARCHITECTURES: raise ValueError(f'cannot save a {arch}: the loader builds only {", ".join(ARCHITECTURES)}')
     meta = dict(format_version=FORMAT_VERSION, architecture=arch, model=asdict(model.config))
     if schedule is not None: meta['schedule'] = schedule.config or dict(betas=schedule.betas.tolist())
     if target is not None: meta['target'] = target
+    if (names := class_names(model)) is not None: meta['classes'] = names
     return meta
 
 # %% ../nbs/11_checkpoints.ipynb #9724c019
@@ -224,6 +235,8 @@ def _check_fields(f:Path, meta:dict):
     need('target', lambda v: v in TARGETS, 'one of ' + ', '.join(TARGETS))
     need('step', lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, 'an integer >= 0')
     need('trained', lambda v: isinstance(v, dict), 'a JSON object (how the weights were made)')
+    k = meta.get('model', {}).get('num_classes')
+    need('classes', lambda v: isinstance(v, list) and len(v) == k and all(isinstance(c, str) for c in v), f'a list of {k or 0} class names (one per label)')
 
 def read_config(path, # a model folder or a checkpoint folder
                ) -> dict:
@@ -345,6 +358,7 @@ def load_model(path, # a run directory (its latest checkpoint), a checkpoint fol
     target = meta.get('target') or meta.get('train', {}).get('target') or 'eps'
     if target not in TARGETS: raise CheckpointError(f"{f}: field 'train.target' must be one of {', '.join(TARGETS)}, got {target!r}")
     model.predicts = target                                # so that sample() needs no target= (chapter 03's model_target)
+    if 'classes' in meta: model.classes = meta['classes']  # so that `ddpm_nb sample --label` takes a class's name
     if 'step' in meta and weights == 'raw':                # said once everything is read: a refused file says nothing else
         print(f"ddpm_nb: using the raw weights of step {meta['step']} (model.safetensors), not their EMA", file=sys.stderr)
     return model.to(device).eval(), (schedule.to(device) if schedule is not None else None), dict(meta, weights=file.name, target=target)

@@ -7,7 +7,7 @@ __all__ = ['SEED_MAX', 'GRID_MAX', 'TRAIN_DEFAULTS', 'MAY_CHANGE', 'IMAGE_ONLY',
            'IMAGE_SUFFIXES', 'PLOT_SUFFIXES', 'build_parser', 'cpu_threads', 'check_model_options', 'data_and_model',
            'activation_bytes', 'train_bytes', 'init_distributed', 'compute_device', 'fill_options', 'option_name',
            'check_resume', 'train_config', 'use_threads', 'cmd_train', 'save_outputs', 'gif_timesteps', 'to_numpy',
-           'load_for_sampling', 'cmd_sample', 'expected_error', 'Stopped', 'main']
+           'load_for_sampling', 'class_label', 'cmd_sample', 'expected_error', 'Stopped', 'main']
 
 # %% ../nbs/09_cli.ipynb #3eb0b55f
 import argparse
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--eta', type=float, help=f'DDIM noise, from 0 (deterministic) to 1 (like DDPM, the most forgiving for a briefly trained eps model, chapter 07); ddim only (default: {DEFAULTS["eta"]:g})')
     sp.add_argument('--spacing', default=DEFAULTS['spacing'], choices=SPACINGS, help=f'which timesteps a short sampler visits (default: {DEFAULTS["spacing"]})')
     sp.add_argument('--var', choices=('large', 'small'), help=f'DDPM variance: beta_t (large) or beta tilde (small) (default: the model folder\'s, else {DEFAULTS["var_type"]})')
-    sp.add_argument('--label', type=int, help='class label for every sample (default: labels cycle 0, 1, 2, ...)')
+    sp.add_argument('--label', help='the class of every sample: its number, or its name where the model records names, as ddpm_nb train does (default: classes cycle 0, 1, 2, ...)')
     sp.add_argument('--guidance', type=float, default=0.0, help='classifier-free guidance weight w of Ho & Salimans; 0 is none (default: 0); every sampler guides (DDIM re-derives eps from the clipped x0, chapter 07)')
     sp.add_argument('--raw', action='store_true', help='use the raw weights of a training checkpoint instead of their EMA (needed where a checkpoint has no ema.safetensors)')
     sp.add_argument('--download', action='store_true', help='a hub name not in the local Hugging Face cache may be fetched')
@@ -446,6 +446,18 @@ def load_for_sampling(source:str, device, raw:bool=False, download:bool=False) -
     if not ck.is_dir(): raise ValueError(f'{source} is a file; pass a folder: a run directory, a checkpoint or a model folder')
     return load_model(ck, device, weights='raw' if raw else 'ema')
 
+def class_label(label:str, # --label as typed: a class's number or name; None: every class in turn
+                model) -> int:
+    "The class number --label names: a name the model records (`model.classes`) or a number below its class count."
+    if label is None: return None
+    k, names = getattr(model.config, 'num_classes', None), list(getattr(model, 'classes', None) or [])
+    if names == [str(i) for i in range(len(names))]: names = []   # the digits' names are their numbers: nothing to list
+    if k is None: raise ValueError('--label was given but this model is not class-conditional (it was trained without labels)')
+    if label in names: return names.index(label)          # a name first: a folder may be called "2"
+    if re.fullmatch(r'\d+', label) and int(label) < k: return int(label)
+    listed = ': ' + ', '.join(f'{i} {c}' for i, c in enumerate(names[:20])) + (', ...' if len(names) > 20 else '') if names else ''
+    raise ValueError(f'--label must be a class number from 0 to {k - 1}' + (f' or a class name{listed}' if names else '') + f'; got {label!r}')
+
 def cmd_sample(args) -> Path:
     "`ddpm_nb sample`: load a model, check every option against it, then sample and write; returns the PNG's path."
     if args.threads is not None: cpu_threads(args.threads)
@@ -459,8 +471,7 @@ def cmd_sample(args) -> Path:
     target = meta['target']                              # what the network predicts, as the folder records it
     images = hasattr(model.config, 'image_size')
     if args.guidance and model.config.num_classes is None: raise ValueError('--guidance needs a class-conditional model; this one was trained without labels')
-    if args.label is not None and model.config.num_classes is not None and not 0 <= args.label < model.config.num_classes:
-        raise ValueError(f'--label must be in [0, {model.config.num_classes - 1}], got {args.label}')
+    label = class_label(args.label, model)
     if args.sampler == 'ddpm' and args.steps not in (None, schedule.T):
         raise ValueError(f'the ddpm sampler takes all T={schedule.T} steps; drop --sample-steps, or use --sampler ddim --eta 1 for fewer')
     if args.png_dir:                                     # a folder of its own: nothing of anyone's is overwritten
@@ -483,11 +494,13 @@ def cmd_sample(args) -> Path:
     check_fits(args.num * per_sample * (3 + 2 * frames), device, f'-n {args.num}: {args.num:,} samples')   # kept, copied, GIF frames
     use_threads(args.threads, device)
     t0 = time.perf_counter()
-    save_outputs(model, schedule, out, args.num, target, args.sampler, steps, args.seed, args.label, args.gif, args.npy, not args.quiet,
+    save_outputs(model, schedule, out, args.num, target, args.sampler, steps, args.seed, label, args.gif, args.npy, not args.quiet,
                  args.batch_size, clip_x0=meta.get('clip_x0'), png_dir=args.png_dir, eta=args.eta, spacing=args.spacing,
                  var_type=args.var or meta.get('var_type') or DEFAULTS['var_type'], w=args.guidance)
     weights = (f'step {meta["step"]} {"raw" if meta.get("weights") == "model.safetensors" else "EMA"}' if 'step' in meta else 'saved')
-    print(f'{args.num} samples ({args.sampler}, {weights} weights) in {time.perf_counter() - t0:.1f} s: {out}'
+    names = getattr(model, 'classes', None) or []
+    named = '' if label is None else f', class {label}' + (f' {names[label]}' if names and names[label] != str(label) else '')
+    print(f'{args.num} samples ({args.sampler}, {weights} weights{named}) in {time.perf_counter() - t0:.1f} s: {out}'
           + (f', {args.gif}' if args.gif else '') + (f', {args.npy}' if args.npy else '') + (f', {args.png_dir}/' if args.png_dir else ''))
     return out
 

@@ -262,6 +262,8 @@ def train(model:UNet, schedule:NoiseSchedule, data, cfg:TrainConfig, out_dir, # 
         warnings.warn(f'the model predicted {old!r} (model.predicts); training it with target={cfg.target!r} gives its output another meaning')
     model.predicts = cfg.target                           # the model records what it learns to output (chapter 03's model_target)
     device, micro, get, train_ds, val_ds = _prepare(model, schedule, data, cfg, device, rank, world, out, resume, overwrite)
+    k, names = getattr(getattr(model, 'config', None), 'num_classes', None), getattr(data, 'classes', None)
+    if k and isinstance(names, (list, tuple)) and len(names) == k: model.classes = [str(c) for c in names]   # saved with it (chapter 11)
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     lock = lock_run(out, rank)                            # one process per run directory, until train returns
     try:
