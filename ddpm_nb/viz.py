@@ -22,7 +22,7 @@ def _to_uint8(x:torch.Tensor) -> torch.Tensor:
 
 def sample_photo(size:int=64, # side of the square image in pixels
                 ) -> torch.Tensor: # (3, size, size) uint8
-    "The photograph that ships with matplotlib (Grace Hopper), center-cropped to a square and resized."
+    "The photograph that ships with matplotlib (Grace Hopper), centre-cropped to a square and resized."
     img = Image.open(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)).convert('RGB')
     w, h = img.size; s = min(w, h)
     img = img.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2)).resize((size, size), Image.BICUBIC)
