@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
-from .checkpoints import StopSignals, check_run_dir, check_tensorboard, claim_run, lock_run, not_finite_error, read_back_losses
-from .checkpoints import refuse_changes, resume_checkpoint, resume_run, save_run_checkpoint, stop_run, tensorboard_writer
+from .checkpoints import StopSignals, check_run_dir, check_tensorboard, claim_run, class_names, lock_run, not_finite_error
+from .checkpoints import read_back_losses, refuse_changes, resume_checkpoint, resume_run, save_run_checkpoint, stop_run, tensorboard_writer
 from .data import batch_indices, batch_source, random_hflip, split_train_val
 from .devices import autocast_dtype, default_device, rank_world, to_device
 from .diffusion import LOSSES, TARGETS, diffusion_loss, recorded_target
@@ -264,6 +264,7 @@ def train(model:UNet, schedule:NoiseSchedule, data, cfg:TrainConfig, out_dir, # 
     device, micro, get, train_ds, val_ds = _prepare(model, schedule, data, cfg, device, rank, world, out, resume, overwrite)
     k, names = getattr(getattr(model, 'config', None), 'num_classes', None), getattr(data, 'classes', None)
     if k and isinstance(names, (list, tuple)) and len(names) == k: model.classes = [str(c) for c in names]   # saved with it (chapter 11)
+    class_names(model)                                    # a wrong record set by hand fails now, not at the first checkpoint
     if device.type == 'cpu': keep_freed_memory()          # reuse activation memory across steps (chapter 12)
     lock = lock_run(out, rank)                            # one process per run directory, until train returns
     try:
