@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser('train', help='train a model on images or 2-D points',
                        description='Train a DDPM (Ho et al. 2020) and write checkpoints and sample grids to --out. '
                                    'Example, with the short-run settings of the quick start (the defaults are for long runs): '
-                                   'ddpm_nb train --data DIR --image-size 32 --train-steps 5000 --lr 1e-3 --warmup-steps 50 --ema-decay 0.995 --out runs/mine')
+                                   'ddpm_nb train --data DIR --image-size 32 --channels 3 --train-steps 5000 --lr 1e-3 --warmup-steps 50 --ema-decay 0.995 --out runs/mine')
     d = t.add_argument_group('data', "with --resume, an option left out is the run's own (read from its checkpoint)")
     d.add_argument('--data', help="'digits' (built in, no download), a 2-D toy (" + ', '.join(TOYS) + '), '
                    'a folder of images (flat or one sub-folder per class), a folder of MNIST-format idx files, '
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument('--schedule', choices=list(SCHEDULES), help='noise schedule (default: linear)')
     m.add_argument('--timesteps', type=_positive, help='diffusion steps T (default: 1000)')
     o = t.add_argument_group('optimisation', "with --resume, an option left out is the run's own; one given must equal it")
-    o.add_argument('--train-steps', dest='steps', type=_positive, help=f'optimizer steps (default {D["steps"]}, or from --epochs)')
+    o.add_argument('--train-steps', dest='steps', type=_positive, help=f'optimizer steps (default: {D["steps"]}, or from --epochs)')
     o.add_argument('--epochs', type=float, help='passes over the training set, instead of --train-steps')
     o.add_argument('--batch-size', type=_positive, help=f'images per optimizer step (default: {D["batch_size"]})')
     o.add_argument('--lr', type=float, help=f'peak learning rate of AdamW (default: {D["lr"]:g})')
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--ckpt-every', type=_positive, help=f'checkpoint interval in steps (default: {D["ckpt_every"]})')
     r.add_argument('--sample-every', type=_positive, help='write a sample grid every this many steps (default: at checkpoints)')
     r.add_argument('--grid-size', type=_int_in(1, GRID_MAX), default=64, help=f'samples in each grid, 1 to {GRID_MAX}, drawn with 50 DDIM steps, eta 1 (default: 64)')
-    r.add_argument('--val-max', type=_int_in(0), help=f'held-out items for the validation loss, 0 for none (default: {D["val_max"]})')
+    r.add_argument('--val-max', type=_int_in(0), help=f'held-out items for the validation loss: 5%% of the data, at most this many; 0 for none (default: {D["val_max"]})')
     r.add_argument('--device', help='cpu, cuda, cuda:1, mps (default: cuda, else mps, else cpu)')
     r.add_argument('--threads', help='CPU threads for torch (default: all cores, fewer when the CPU is busy with other work)')
     r.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -199,7 +199,7 @@ def data_and_model(args, device='cpu') -> tuple:
             raise ValueError(f'--{given[0].replace("_", "-")} is an option for images; the 2-D toy {args.data!r} trains a small MLP on points')
         return PointsDataset(args.data, seed=args.seed), MLPDenoiser(hidden=256, depth=4)
     if args.data == 'digits' and args.image_size:       # the built-in digits are held as one uint8 tensor (chapter 05)
-        check_fits(60000 * (args.channels or 1) * args.image_size ** 2, 'cpu', f'--image-size {args.image_size}: the 60,000 built-in digits at that side')
+        check_fits(60000 * (args.channels or 1) * args.image_size ** 2, 'cpu', f'--image-size {args.image_size}: drawing the 60,000 built-in digits at that side')
     ds = load_images(args.data, 'train', size=args.image_size, channels=args.channels, skip_corrupt=args.skip_bad_images)
     classes = None if args.unconditional else getattr(ds, 'classes', None)
     if args.image_size is not None:                        # checked before an image of that side is drawn
@@ -355,7 +355,7 @@ def cmd_train(args) -> Path:
     if not args.resume: _claim_out(args)
     saved = run_meta.get('train', {})
     train_config(args, 1, saved)                          # a bad value (--lr nan, --ema-decay 1, ...) is refused before the data is read
-    check_fits(200 * args.timesteps, 'cpu', f'--timesteps {args.timesteps}: the noise schedule\'s tables')   # about 200 bytes a step
+    check_fits(200 * args.timesteps, 'cpu', f'--timesteps {args.timesteps}: the noise schedule\'s table')   # about 200 bytes a step
     torch.manual_seed(args.seed)                              # the initial weights, too, follow --seed
     ds, model = data_and_model(args, device or dev)
     cfg = train_config(args, len(ds), saved)
@@ -491,7 +491,7 @@ def cmd_sample(args) -> Path:
             raise ValueError(f'{option} {path}: expected a file name ending in {" or ".join(suffixes)}')
     frames = len(gif_timesteps(schedule.T, None if args.sampler == 'ddpm' else steps)) if args.gif else 0
     per_sample = 4 * math.prod(getattr(model.config, k, 1) for k in ('in_channels', 'image_size', 'image_size', 'dim'))
-    check_fits(args.num * per_sample * (3 + 2 * frames), device, f'-n {args.num}: {args.num:,} samples')   # kept, copied, GIF frames
+    check_fits(args.num * per_sample * (3 + 2 * frames), device, f'-n {args.num}: sampling {args.num:,} images')   # kept, copied, GIF frames
     use_threads(args.threads, device)
     t0 = time.perf_counter()
     save_outputs(model, schedule, out, args.num, target, args.sampler, steps, args.seed, label, args.gif, args.npy, not args.quiet,
