@@ -402,7 +402,7 @@ def check_run_dir(out, resume:bool=False, overwrite:bool=False):
     if (cks or latest.exists()) and not (resume or overwrite):
         what = (f'latest checkpoint {latest.read_text().strip()}' if latest.is_file() else
                 f'{len(cks)} checkpoint folder(s), the newest {cks[-1].name}, and no latest pointer' if cks else 'a latest pointer')
-        raise RunDirError(f'{out} already holds a run ({what}); resume it (resume=True; --resume on the command line), or start again there (overwrite=True; --overwrite)')
+        raise RunDirError(f'{out} already holds a run ({what}); resume it (--resume on the command line, resume=True in Python), or start again there (--overwrite, overwrite=True)')
 
 def claim_run(ckpt_dir:Path, resume:bool, overwrite:bool, rank:int=0):
     "A run directory belongs to one run: check_run_dir, then delete its checkpoints on overwrite and clear interrupted saves."
@@ -496,8 +496,8 @@ class TrainingInterrupted(KeyboardInterrupt):
         name = signal.Signals(signum).name
         how = f'stopped at once by a second {name}, after step {step}' if at_once else f'stopped by {name} after step {step}'
         where = f'the checkpoint to resume from is {checkpoint}' if checkpoint else 'no checkpoint was written yet'
-        super().__init__(f'{how}; {where}. To continue: train again with the same options and resume=True, or on the command '
-                         f'line `ddpm_nb train --resume --out {out}` (which reads the run\'s options from its checkpoint)')
+        super().__init__(f'{how}; {where}. To continue: `ddpm_nb train --resume --out {out}` on the command line (it reads the '
+                         f'run\'s options from its checkpoint), or in Python train again with the same options and resume=True')
 
 class StopSignals:
     "While active, SIGINT and SIGTERM ask the loop to stop after the step it is in; a second signal stops at once."

@@ -76,7 +76,7 @@ class ImageFolderDataset(Dataset):
         if not skip:
             some = '; '.join(f'{p.relative_to(self.root)} ({why})' for p, why in bad[:3]) + (' ...' if len(bad) > 3 else '')
             raise ValueError(f'{len(bad)} of {len(self.samples)} images in {self.root} cannot be read: {some}. Fix or remove them, '
-                             'or leave them out with skip_corrupt=True (--skip-bad-images on the command line)')
+                             'or leave them out with --skip-bad-images on the command line (skip_corrupt=True in Python)')
         self.skipped = [p for p, _ in bad]
         self.samples = [s for s in self.samples if s[0] not in set(self.skipped)]
         warnings.warn(f'skipped {len(bad)} unreadable image(s) in {self.root}, e.g. {self.skipped[0].name}')
@@ -95,7 +95,7 @@ class ImageFolderDataset(Dataset):
             if len(sizes) > 1:
                 (a, pa), (b, pb) = list(sizes.items())[:2]
                 raise ValueError(f'the images in {self.root} have {len(sizes)} different sizes ({pa.name} is {a[0]}x{a[1]}, {pb.name} is '
-                                 f'{b[0]}x{b[1]}); choose the side to train at with size= (--image-size on the command line): '
+                                 f'{b[0]}x{b[1]}); choose the side to train at with --image-size on the command line (size= in Python): '
                                  'each image is then resized and center-cropped to it')
             size = min(next(iter(sizes)))                  # a rectangle is center-cropped to a square
         if channels is None:
