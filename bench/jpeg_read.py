@@ -30,6 +30,6 @@ for name, side in [('in full', None), ('reduced scale', a.side)]:
     t = time.perf_counter()
     for _ in range(a.rounds): tf(open_image(path, side))
     ms = (time.perf_counter() - t) / a.rounds * 1000
-    print(f'{name:14s} {ms:6.1f} ms per image ({open_image(path, side).size[0]}x{open_image(path, side).size[1]} decoded), '
-          f'{ms * 64 / 1000:.1f} s for a batch of 64')
+    w, h = open_image(path, side).size
+    print(f'{name:14s} {ms:6.1f} ms per image ({w}x{h} decoded), {ms * 64 / 1000:.1f} s for a batch of 64')
 print(f'largest difference at {a.side}x{a.side}: {(out["in full"] - out["reduced scale"]).abs().max().item() * 127.5:.1f} of 255 levels')

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, latest_checkpoint, load_model, read_config, resume_checkpoint
+from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, class_names, latest_checkpoint, load_model, read_config, resume_checkpoint
 from .data import TOYS, PointsDataset
 from .loaders import load_images
 from .devices import autocast_dtype, check_fits, default_device
@@ -446,12 +446,16 @@ def load_for_sampling(source:str, device, raw:bool=False, download:bool=False) -
     if not ck.is_dir(): raise ValueError(f'{source} is a file; pass a folder: a run directory, a checkpoint or a model folder')
     return load_model(ck, device, weights='raw' if raw else 'ema')
 
+def _shown_names(model) -> list:
+    "The model's class names (chapter 11's class_names) where they say more than the numbers; [] for the digits, named 0 to 9."
+    names = class_names(model) or []
+    return [] if names == [str(i) for i in range(len(names))] else names
+
 def class_label(label:str, # --label as typed: a class's number or name; None: every class in turn
                 model) -> int:
     "The class number --label names: a name the model records (`model.classes`) or a number below its class count."
     if label is None: return None
-    k, names = getattr(model.config, 'num_classes', None), list(getattr(model, 'classes', None) or [])
-    if names == [str(i) for i in range(len(names))]: names = []   # the digits' names are their numbers: nothing to list
+    k, names = getattr(model.config, 'num_classes', None), _shown_names(model)
     if k is None: raise ValueError('--label was given but this model is not class-conditional (it was trained without labels)')
     if label in names: return names.index(label)          # a name first: a folder may be called "2"
     if re.fullmatch(r'\d+', label) and int(label) < k: return int(label)
@@ -498,8 +502,8 @@ def cmd_sample(args) -> Path:
                  args.batch_size, clip_x0=meta.get('clip_x0'), png_dir=args.png_dir, eta=args.eta, spacing=args.spacing,
                  var_type=args.var or meta.get('var_type') or DEFAULTS['var_type'], w=args.guidance)
     weights = (f'step {meta["step"]} {"raw" if meta.get("weights") == "model.safetensors" else "EMA"}' if 'step' in meta else 'saved')
-    names = getattr(model, 'classes', None) or []
-    named = '' if label is None else f', class {label}' + (f' {names[label]}' if names and names[label] != str(label) else '')
+    names = _shown_names(model)
+    named = '' if label is None else f', class {label}' + (f' {names[label]}' if names else '')
     print(f'{args.num} samples ({args.sampler}, {weights} weights{named}) in {time.perf_counter() - t0:.1f} s: {out}'
           + (f', {args.gif}' if args.gif else '') + (f', {args.npy}' if args.npy else '') + (f', {args.png_dir}/' if args.png_dir else ''))
     return out

@@ -57,10 +57,14 @@ class ImageTransform:
             raise ValueError(f'random_crop_scale must be a number from 1 to 4, got {random_crop_scale!r}')
         self.size, self.channels, self.crop, self.hflip, self.scale = size, channels, crop, hflip, random_crop_scale
 
+    @property
+    def short(self) -> int:
+        "The side the image's shorter side is resized to before the crop."
+        return round(self.size * (self.scale if self.crop == 'random' else 1))
+
     def __call__(self, img:Image.Image) -> Tensor:
         img = to_8bit(img).convert('L' if self.channels == 1 else 'RGB')
-        short = round(self.size * (self.scale if self.crop == 'random' else 1))
-        w, h = img.size
+        short, (w, h) = self.short, img.size
         if min(w, h) != short:
             img = img.resize((max(short, round(w * short / min(w, h))), max(short, round(h * short / min(w, h)))), Image.BICUBIC)
         w, h = img.size

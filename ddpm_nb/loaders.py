@@ -110,8 +110,7 @@ class ImageFolderDataset(Dataset):
     def __getitem__(self, i:int):
         path, y = self.samples[i]
         try:
-            t = self.transform
-            x = t(open_image(path, math.ceil(t.size * (t.scale if t.crop == 'random' else 1))))
+            x = self.transform(open_image(path, self.transform.short))
         except (OSError, SyntaxError, ValueError) as e:
             raise ValueError(f'cannot read image {path}: {e} (pass skip_corrupt=True to leave unreadable files out)') from None
         return x, y
