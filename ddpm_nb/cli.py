@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['SEED_MAX', 'GRID_MAX', 'TRAIN_DEFAULTS', 'MAY_CHANGE', 'IMAGE_ONLY', 'RESUMABLE', 'CLI_DEFAULTS', 'MODEL_FLAGS',
            'IMAGE_SUFFIXES', 'PLOT_SUFFIXES', 'build_parser', 'cpu_threads', 'check_model_options', 'data_and_model',
-           'activation_bytes', 'train_bytes', 'init_distributed', 'compute_device', 'fill_options', 'option_name',
-           'check_resume', 'train_config', 'use_threads', 'cmd_train', 'save_outputs', 'gif_timesteps', 'to_numpy',
-           'load_for_sampling', 'class_label', 'cmd_sample', 'expected_error', 'Stopped', 'main']
+           'activation_bytes', 'train_bytes', 'init_distributed', 'compute_device', 'data_name', 'fill_options',
+           'option_name', 'check_resume', 'train_config', 'use_threads', 'cmd_train', 'save_outputs', 'gif_timesteps',
+           'to_numpy', 'load_for_sampling', 'class_label', 'cmd_sample', 'expected_error', 'Stopped', 'main']
 
 # %% ../nbs/09_cli.ipynb #3eb0b55f
 import argparse
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, class_names, latest_checkpoint, load_model, read_config, resume_checkpoint
+from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, class_names, load_model, read_config, resume_checkpoint
 from .data import TOYS, PointsDataset
 from .loaders import load_images
 from .devices import autocast_dtype, check_fits, default_device
@@ -250,6 +250,12 @@ def compute_device(name:str=None) -> torch.device:
     if dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(f"--device {name}: not a device that computes; expected cpu, cuda, cuda:N or mps")
     return dev
 
+def data_name(data:str) -> str:
+    "--data as a run records it: a folder as its absolute path, so that --resume finds it from any directory; a name as given."
+    if data in TOYS or data in ('digits', 'fashion_mnist'): return data   # built-in names, even where a folder has that name
+    p = Path(data).expanduser()
+    return str(p.resolve()) if p.is_dir() else data
+
 RESUMABLE = ('batch_size', 'lr', 'grad_accum', 'ema_decay', 'loss', 'label_dropout', 'amp', 'compile', 'seed', 'ckpt_every', 'val_max', 'data', 'hflip')
 CLI_DEFAULTS = dict(data='digits', schedule='linear', timesteps=1000)
 
@@ -260,6 +266,9 @@ def fill_options(args, run:dict=None) -> argparse.Namespace:
     default = lambda k: CLI_DEFAULTS[k] if k in CLI_DEFAULTS else TRAIN_DEFAULTS[k]
     if run and args.data is None and saved.get('data') is None:
         raise ValueError('--resume: this run does not record the data it was trained on; give --data')
+    if run and args.data is None and Path(saved['data']).is_absolute() and not Path(saved['data']).exists():
+        raise FileNotFoundError(f"--resume: this run was trained on the folder {saved['data']}, which is no longer there; "
+                                "give --data with the folder's new place")
     for k in RESUMABLE:
         if getattr(args, k) is None: setattr(args, k, saved[k] if saved.get(k) is not None else default(k))
     if args.schedule is None: args.schedule = sched.get('name', default('schedule'))
@@ -293,7 +302,11 @@ def check_resume(out:Path, model, schedule:NoiseSchedule, cfg:TrainConfig):
     mine = json.loads(json.dumps(dict(model=asdict(model.config), schedule=schedule.config)))
     diff = {k: ((meta.get(s) or {}).get(k), v) for s in ('model', 'schedule') for k, v in mine[s].items() if (meta.get(s) or {}).get(k) != v}
     diff |= changed_options(meta.get('train', {}), cfg)
-    if meta.get('train', {}).get('data') not in (None, cfg.data): diff['data'] = (meta['train']['data'], cfg.data)   # when recorded
+    was = meta.get('train', {}).get('data')              # when recorded; a folder compared by where it is, not by its spelling
+    if was is not None and data_name(was) != cfg.data:
+        if Path(was).is_absolute() and not Path(was).exists():   # moved: the given folder is taken as the run's data
+            print(f'ddpm_nb train: the run\'s data folder {was} is no longer there; resuming on {cfg.data}', file=sys.stderr)
+        else: diff['data'] = (was, cfg.data)
     if diff:
         raise ValueError(f'--resume: {ck} was trained with ' + '; '.join(_describe(diff)) + '. Leave an option out to take the '
                          f'run\'s own (of the options a checkpoint records, only {MAY_CHANGE} may change)')
@@ -345,6 +358,7 @@ def cmd_train(args) -> Path:
     if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
         raise ValueError(f'--epochs must be a finite number > 0, got {args.epochs}')
     if not args.data.strip(): raise ValueError("--data must name a data set: 'digits', a 2-D toy, a folder or a hub name")
+    args.data = data_name(args.data)
     if args.hflip and args.data == 'digits': print('ddpm_nb train: warning: --hflip mirrors the digits, and a mirrored digit is no digit', file=sys.stderr)
     if args.batch_size % args.grad_accum:
         raise ValueError(f'--batch-size {args.batch_size} must split into --grad-accum {args.grad_accum} equal micro-batches')
