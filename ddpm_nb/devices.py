@@ -154,5 +154,5 @@ def autocast_dtype(amp:str, # 'auto', 'bf16', 'fp16' or 'none'
     if device.type == 'cuda':
         if amp == 'auto': return torch.bfloat16 if native_bf16(device) else torch.float16   # fp16: the loop adds a grad scaler
         return torch.bfloat16 if amp == 'bf16' else torch.float16
-    if amp == 'fp16': raise ValueError(f"amp='fp16' needs a CUDA device, got {device.type}; on the CPU use amp='bf16' or 'none'")
+    if amp == 'fp16': raise ValueError(f"amp='fp16' needs a CUDA device, got {device.type}; there use amp='bf16' or 'none'")
     return torch.bfloat16 if amp == 'bf16' else None
