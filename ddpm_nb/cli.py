@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, class_names, load_model, read_config, resume_checkpoint
+from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, check_tensorboard, class_names, load_model, read_config, resume_checkpoint
 from .data import TOYS, PointsDataset
 from .loaders import load_images
 from .devices import autocast_dtype, check_fits, default_device
@@ -77,7 +77,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}   # the recipe: chapter 06's TrainConfig, not a second copy
-MAY_CHANGE = '--train-steps (or --epochs), --ckpt-every, --sample-every, --grid-size and --quiet'   # on --resume, of what a checkpoint records
+MAY_CHANGE = '--train-steps (or --epochs), --ckpt-every, --sample-every, --grid-size, --tensorboard and --quiet'   # on --resume, of what a checkpoint records
 
 def build_parser() -> argparse.ArgumentParser:
     "The `ddpm_nb` command line: `train` and `sample` subcommands."
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--val-max', type=_int_in(0), help=f'held-out items for the validation loss: 5%% of the data, at most this many; 0 for none (default: {D["val_max"]})')
     r.add_argument('--device', help='cpu, cuda, cuda:1, mps (default: cuda, else mps, else cpu)')
     r.add_argument('--threads', help='CPU threads for torch (default: all cores, fewer when the CPU is busy with other work)')
+    r.add_argument('--tensorboard', action='store_true', help='also log the losses and the learning rate to OUT/tensorboard, for TensorBoard (needs: pip install tensorboard)')
     r.add_argument('--quiet', action='store_true', help='no progress bar')
     sp = sub.add_parser('sample', help='draw samples from a checkpoint',
                        description='Draw images from a trained model and save them as a PNG grid (and optionally a GIF of the '
@@ -338,7 +339,7 @@ def train_config(args, n_items:int, saved:dict) -> TrainConfig:
                            min_snr_gamma=gamma or None, label_dropout=args.label_dropout, hflip=args.hflip, amp=args.amp, compile=args.compile, seed=args.seed,
                            ckpt_every=every, sample_every=args.sample_every or every, val_max=args.val_max,
                            val_fraction=TRAIN_DEFAULTS['val_fraction'] if args.val_max > 0 else 0.0,
-                           val_every=every, log_every=max(1, min(100, steps // 20)), progress=not args.quiet, data=args.data)
+                           val_every=every, log_every=max(1, min(100, steps // 20)), progress=not args.quiet, tensorboard=args.tensorboard, data=args.data)
     except ValueError as e:                               # name the option, not the Python field
         if not (m := re.match(r'TrainConfig: (\w+) (.*)', str(e), re.S)): raise
         raise ValueError(f'{option_name(m[1])} {m[2]}') from None
@@ -368,7 +369,7 @@ def cmd_train(args) -> Path:
     device, rank = init_distributed(str(dev) if args.device else None)
     if not args.resume: _claim_out(args)
     saved = run_meta.get('train', {})
-    train_config(args, 1, saved)                          # a bad value (--lr nan, --ema-decay 1, ...) is refused before the data is read
+    check_tensorboard(train_config(args, 1, saved), rank) # a bad value (--lr nan, --ema-decay 1, ...) is refused before the data is read
     check_fits(200 * args.timesteps, 'cpu', f'--timesteps {args.timesteps}: the noise schedule\'s table')   # about 200 bytes a step
     torch.manual_seed(args.seed)                              # the initial weights, too, follow --seed
     ds, model = data_and_model(args, device or dev)
