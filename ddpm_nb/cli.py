@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from .checkpoints import TrainingInterrupted, changed_options, check_run_dir, check_tensorboard, class_names, load_model, read_config, resume_checkpoint
 from .data import TOYS, PointsDataset
-from .loaders import load_images
+from .loaders import load_images, looks_like_path
 from .devices import autocast_dtype, check_fits, default_device
 from .diffusion import LOSSES, TARGETS, to_uint8
 from .sampling import DEFAULTS, SAMPLERS, SPACINGS, sample, spaced_timesteps
@@ -251,9 +251,15 @@ def compute_device(name:str=None) -> torch.device:
     if dev.type not in ('cpu', 'cuda', 'mps'): raise ValueError(f"--device {name}: not a device that computes; expected cpu, cuda, cuda:N or mps")
     return dev
 
+def _gone(data:str) -> bool:
+    "A recorded --data that was a folder (an absolute path, or one only a path could be) and is no longer there."
+    return (Path(data).is_absolute() or looks_like_path(data)) and not Path(data).expanduser().exists()
+
+def _built_in(data:str) -> bool: return data in TOYS or data in ('digits', 'fashion_mnist')   # read as these, even where a folder has the name
+
 def data_name(data:str) -> str:
     "--data as a run records it: a folder as its absolute path, so that --resume finds it from any directory; a name as given."
-    if data in TOYS or data in ('digits', 'fashion_mnist'): return data   # built-in names, even where a folder has that name
+    if _built_in(data): return data
     p = Path(data).expanduser()
     return str(p.resolve()) if p.is_dir() else data
 
@@ -267,7 +273,7 @@ def fill_options(args, run:dict=None) -> argparse.Namespace:
     default = lambda k: CLI_DEFAULTS[k] if k in CLI_DEFAULTS else TRAIN_DEFAULTS[k]
     if run and args.data is None and saved.get('data') is None:
         raise ValueError('--resume: this run does not record the data it was trained on; give --data')
-    if run and args.data is None and Path(saved['data']).is_absolute() and not Path(saved['data']).exists():
+    if run and args.data is None and _gone(saved['data']):
         raise FileNotFoundError(f"--resume: this run was trained on the folder {saved['data']}, which is no longer there; "
                                 "give --data with the folder's new place")
     for k in RESUMABLE:
@@ -295,7 +301,7 @@ def _describe(diff:dict) -> list:
     show = lambda v: ','.join(map(str, v)) if isinstance(v, list) else 'none' if v is None else str(v)
     return [f'{option_name(k)} {show(a)} (these options: {show(b)})' for k, (a, b) in diff.items()]
 
-def check_resume(out:Path, model, schedule:NoiseSchedule, cfg:TrainConfig):
+def check_resume(out:Path, model, schedule:NoiseSchedule, cfg:TrainConfig, rank:int=0):
     "Refuse to resume a run whose checkpoint has another model, schedule or training options than these options give."
     ck = resume_checkpoint(out)
     if ck is None: return
@@ -304,10 +310,10 @@ def check_resume(out:Path, model, schedule:NoiseSchedule, cfg:TrainConfig):
     diff = {k: ((meta.get(s) or {}).get(k), v) for s in ('model', 'schedule') for k, v in mine[s].items() if (meta.get(s) or {}).get(k) != v}
     diff |= changed_options(meta.get('train', {}), cfg)
     was = meta.get('train', {}).get('data')              # when recorded; a folder compared by where it is, not by its spelling
-    if was is not None and data_name(was) != cfg.data:
-        if Path(was).is_absolute() and not Path(was).exists():   # moved: the given folder is taken as the run's data
-            print(f'ddpm_nb train: the run\'s data folder {was} is no longer there; resuming on {cfg.data}', file=sys.stderr)
-        else: diff['data'] = (was, cfg.data)
+    same = was is None or was == cfg.data or (not Path(was).is_absolute() and data_name(was) == cfg.data)   # (older runs recorded it as typed)
+    if not same and _gone(was) and not _built_in(cfg.data) and Path(cfg.data).is_dir():   # moved: the folder given is the run's data
+        if rank == 0: print(f'ddpm_nb train: the run\'s data folder {was} is no longer there; resuming on {cfg.data}', file=sys.stderr)
+    elif not same: diff['data'] = (was, cfg.data)
     if diff:
         raise ValueError(f'--resume: {ck} was trained with ' + '; '.join(_describe(diff)) + '. Leave an option out to take the '
                          f'run\'s own (of the options a checkpoint records, only {MAY_CHANGE} may change)')
@@ -354,12 +360,17 @@ def use_threads(requested, device):
 def cmd_train(args) -> Path:
     "`ddpm_nb train`: check every option, build data and model, train, write a final sample grid; returns the grid's path."
     if args.steps and args.epochs: raise ValueError('give --train-steps or --epochs, not both')
+    if args.data is not None:                             # typed: a folder is recorded by where it is (a run's own record is kept as it is)
+        if not args.data.strip(): raise ValueError("--data must name a data set: 'digits', a 2-D toy, a folder or a hub name")
+        args.data = data_name(args.data)
     run_meta = _claim_out(args) if args.resume else {}    # on --resume, the options left out are the run's
     fill_options(args, run_meta)
     if args.epochs is not None and not (math.isfinite(args.epochs) and args.epochs > 0):
         raise ValueError(f'--epochs must be a finite number > 0, got {args.epochs}')
-    if not args.data.strip(): raise ValueError("--data must name a data set: 'digits', a 2-D toy, a folder or a hub name")
-    args.data = data_name(args.data)
+    d, o = Path(args.data).expanduser().resolve(), Path(args.out).expanduser().resolve()
+    if not _built_in(args.data) and d.is_dir() and (d == o or d in o.parents or o in d.parents):
+        raise ValueError(f'--data {args.data} and --out {args.out} overlap: the run would write its checkpoints and sample grids into '
+                         'its own training data; put the run in a folder of its own')
     if args.hflip and args.data == 'digits': print('ddpm_nb train: warning: --hflip mirrors the digits, and a mirrored digit is no digit', file=sys.stderr)
     if args.batch_size % args.grad_accum:
         raise ValueError(f'--batch-size {args.batch_size} must split into --grad-accum {args.grad_accum} equal micro-batches')
@@ -369,13 +380,13 @@ def cmd_train(args) -> Path:
     device, rank = init_distributed(str(dev) if args.device else None)
     if not args.resume: _claim_out(args)
     saved = run_meta.get('train', {})
-    check_tensorboard(train_config(args, 1, saved), rank) # a bad value (--lr nan, --ema-decay 1, ...) is refused before the data is read
+    check_tensorboard(train_config(args, 1, saved), 0)    # a bad value (--lr nan, --ema-decay 1, ...), on every rank, before the data is read
     check_fits(200 * args.timesteps, 'cpu', f'--timesteps {args.timesteps}: the noise schedule\'s table')   # about 200 bytes a step
     torch.manual_seed(args.seed)                              # the initial weights, too, follow --seed
     ds, model = data_and_model(args, device or dev)
     cfg = train_config(args, len(ds), saved)
     schedule, out = NoiseSchedule.from_name(args.schedule, args.timesteps), Path(args.out)
-    if args.resume: check_resume(out, model, schedule, cfg)
+    if args.resume: check_resume(out, model, schedule, cfg, rank)
     def hook(step, ema_model):                            # optional: a grid that fails costs the grid, not the run
         try: save_outputs(ema_model, schedule, out / 'samples' / f'step-{step:08d}.png', n=args.grid_size, target=cfg.target,
                           steps=min(50, schedule.T), seed=0, eta=1.0)

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['IMAGE_EXTENSIONS', 'GRAY_MODES', 'SPLIT_NAMES', 'FASHION_MNIST_ENV', 'open_image', 'ImageFolderDataset', 'read_idx',
-           'write_idx', 'IdxDataset', 'load_hf', 'HFImageDataset', 'hf_image_dataset', 'load_images', 'fashion_mnist']
+           'write_idx', 'IdxDataset', 'load_hf', 'HFImageDataset', 'hf_image_dataset', 'looks_like_path', 'load_images',
+           'fashion_mnist']
 
 # %% ../nbs/05b_loaders.ipynb #8a596d56
 import gzip
@@ -179,7 +180,7 @@ SPLIT_NAMES = ('train', 'test', 'validation')
 
 def _split_of(path:Path, root:Path) -> str:
     "The split a file's name or folder names, as on the hub ('train-00000-of-00001.parquet', 'test/x.parquet'), or None."
-    for part in path.relative_to(root).parts:
+    for part in reversed(path.relative_to(root).parts):   # the innermost names it: test_config/train-0.parquet is train
         if (first := re.split(r'[-_.]', part, maxsplit=1)[0].lower()) in SPLIT_NAMES: return first
     return None
 
@@ -256,7 +257,7 @@ def _check_options(split, size, channels, skip_corrupt):
         raise ValueError(f'channels must be 1 (grayscale), 3 (RGB) or None (the source\'s own), got {channels!r}')
     if not isinstance(skip_corrupt, bool): raise ValueError(f'skip_corrupt must be True or False, got {skip_corrupt!r}')
 
-def _looks_like_path(source) -> bool:
+def looks_like_path(source) -> bool:
     "A Path, or a string only a path would be: absolute, . or ~ first, / last, a backslash, a drive letter, or more than one '/' (a hub name is 'name' or 'owner/name')."
     if isinstance(source, os.PathLike): return True
     s = str(source)
@@ -299,7 +300,7 @@ def load_images(source='digits', # 'digits', an idx folder, an image folder, a s
             p = p / split
         return _call(ImageFolderDataset, f'the image folder {p}', p, size, channels, skip_corrupt=skip_corrupt, **kwargs)
     if p.exists(): raise ValueError(f'{p} is a file; pass a folder (of images, idx files or a saved data set) or a hub name')
-    if _looks_like_path(source): raise FileNotFoundError(f'{source} does not exist (no such folder)')
+    if looks_like_path(source): raise FileNotFoundError(f'{source} does not exist (no such folder)')
     return _call(hf_image_dataset, f'the hub data set {source!r}', source, split, size=size, channels=channels, **kwargs)
 
 FASHION_MNIST_ENV = 'DDPM_NB_FASHION_MNIST'
