@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument('--timesteps', type=_positive, help='diffusion steps T (default: 1000)')
     o = t.add_argument_group('optimisation', "with --resume, an option left out is the run's own; one given must equal it")
     o.add_argument('--train-steps', dest='steps', type=_positive, help=f'optimizer steps (default: {D["steps"]}, or from --epochs)')
-    o.add_argument('--epochs', type=float, help='passes over the training set, instead of --train-steps')
+    o.add_argument('--epochs', type=float, help='passes over the data (the held-out images counted too), instead of --train-steps')
     o.add_argument('--batch-size', type=_positive, help=f'images per optimizer step (default: {D["batch_size"]})')
     o.add_argument('--lr', type=float, help=f'peak learning rate of AdamW (default: {D["lr"]:g})')
     o.add_argument('--warmup-steps', type=_int_in(0), help=f'linear learning-rate warm-up (default: {D["warmup_steps"]}, at most the run\'s steps; with --resume, the run\'s own)')

@@ -65,14 +65,14 @@ class ImageFolderDataset(Dataset):
         if not self.samples:
             raise ValueError(f'no images found in {root} or its sub-folders (looked for {" ".join(extensions)})')
         self.root, self.skipped = root, []
-        ImageTransform(size or 1, channels or 1, crop, hflip)   # bad options are refused before any image is read
-        if scan or skip_corrupt: self._scan(skip_corrupt)
+        probe = ImageTransform(size or 1, channels or 1, crop, hflip)   # bad options are refused before any image is read
+        if scan or skip_corrupt: self._scan(skip_corrupt, probe.short if size else None)
         if size is None or channels is None: size, channels = self._own_layout(size, channels)
         self.transform = ImageTransform(size, channels, crop, hflip)
 
-    def _scan(self, skip:bool):
-        "Decode every image once; refuse the folder, naming the bad files, or (skip) leave them out."
-        bad = [(p, why) for p, _ in self.samples if (why := _problem(p))]
+    def _scan(self, skip:bool, side:int=None):
+        "Decode every image once (a JPEG at the reduced scale training reads it at); refuse the folder, naming the bad files, or (skip) leave them out."
+        bad = [(p, why) for p, _ in self.samples if (why := _problem(p, side))]
         if not bad: return
         if len(bad) == len(self.samples): raise ValueError(f'none of the {len(bad)} images in {self.root} can be read, e.g. {bad[0][0]}: {bad[0][1]}')
         if not skip:
@@ -118,10 +118,9 @@ class ImageFolderDataset(Dataset):
         return x, y
     def __repr__(self): return f'ImageFolderDataset({self.root}, {len(self)} images, classes={self.classes}, {self.transform})'
 
-def _problem(path:Path) -> str:
-    "Why the image at path cannot be used (decoding it fully), or None. No randomness: the crop and flip come later."
-    try:
-        with Image.open(path) as img: img.load(); to_8bit(img)
+def _problem(path:Path, side:int=None) -> str:
+    "Why the image at path cannot be used (decoding all of its data, a JPEG at the scale `side` needs), or None."
+    try: to_8bit(open_image(path, side))
     except Exception as e: return str(e).split('\n')[0][:100] or type(e).__name__
     return None
 
@@ -176,7 +175,7 @@ def _local_copy_help(name):
     return (f'to use a local copy instead, run `datasets.load_dataset({name!r}).save_to_disk(DIR)` on a machine with internet, '
             f'copy DIR here and pass its path; a folder of parquet files or of images works too')
 
-SPLIT_NAMES = ('train', 'test', 'validation')
+SPLIT_NAMES = ('train', 'test', 'validation', 'val', 'valid')
 
 def _split_of(path:Path, root:Path) -> str:
     "The split a file's name or folder names, as on the hub ('train-00000-of-00001.parquet', 'test/x.parquet'), or None."
@@ -272,9 +271,9 @@ def _call(loader, what:str, *args, **kwargs):
         raise ValueError(f'load_images: {what} takes no option {bad!r}') from None
 
 def _split_folders(p:Path) -> list:
-    "The sub-folders of p when they are splits (train, and test or validation, with no images beside them), else []."
+    "The sub-folders of p when they are splits (train, perhaps test and validation or val, no images beside them), else []."
     subs = sorted(d.name for d in p.iterdir() if d.is_dir() and not d.name.startswith('.'))
-    is_split = len(subs) > 1 and 'train' in subs and set(subs) <= set(SPLIT_NAMES) and not _images_in(p, IMAGE_EXTENSIONS)
+    is_split = 'train' in subs and set(subs) <= set(SPLIT_NAMES) and not _images_in(p, IMAGE_EXTENSIONS)
     return subs if is_split else []
 
 def load_images(source='digits', # 'digits', an idx folder, an image folder, a save_to_disk / parquet folder, or a hub name

@@ -7,6 +7,7 @@
     A phrase that is legitimate in one notebook goes in ALLOW below, with the notebook's name;
   - stale outputs: a code cell whose `source_hash` stamp (written by tools/execute.py) is missing or differs from a hash
     of its current source;
+  - duplicate cell ids: two cells with one `id` (invalid nbformat, and a cell can no longer be named);
   - missing outputs: a code cell that displays something (prints, shows a figure or a doc, or ends in a bare
     expression) but has no output;
   - no run time: the chapter's opening cells lack a line starting with `**Run time:**`, or it states fewer minutes than
@@ -80,6 +81,8 @@ def check(path):
     nb = json.loads(path.read_text(encoding='utf-8'))
     name, problems = path.name, []
     cells = nb['cells']
+    ids = [c.get('id') for c in cells]
+    for d in sorted({i for i in ids if i is not None and ids.count(i) > 1}): problems.append(f'cell id {d!r} is used {ids.count(d)} times')
     for i, c in enumerate(cells):
         src = ''.join(c['source'])
         if c['cell_type'] == 'markdown':
@@ -119,6 +122,7 @@ def self_test():
              'bare expression, no output': (nb(src='x = 1\nx', outputs=False), 1),
              'silent cell': (nb(src='x = 1', outputs=False), 0), 'no run time': (nb(md='# T'), 1),
              'too slow': (nb(run_s=700), 1), 'understated': (nb(run_s=200), 1)}
+    twice = nb(); twice['cells'][0]['id'] = twice['cells'][1]['id'] = 'abc'; cases['duplicate cell id'] = (twice, 1)
     busy = nb(run_s=900); busy['metadata']['cpu_seconds'] = 100; cases['busy machine, little CPU'] = (busy, 0)
     slow = nb(run_s=900); slow['metadata']['cpu_seconds'] = 700; cases['too much CPU'] = (slow, 1)
     ok = True
