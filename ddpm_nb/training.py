@@ -228,8 +228,9 @@ def _prepare(model, schedule, data, cfg:TrainConfig, device, rank:int, world:int
                          + ('; -1 marks unlabelled data: train an unconditional model' if labels.min() < 0 else ''))
     train_ds, val_ds = split_train_val(data, cfg.val_fraction, cfg.val_max, cfg.seed)
     if len(train_ds) < cfg.batch_size:                     # at least one optimizer step's worth of items
-        held = f' ({len(val_ds)} more held out for validation: val_max=0 keeps them)' if val_ds else ''
-        raise ValueError(f'the training set holds {len(train_ds)} items{held}, fewer than one batch of {cfg.batch_size}; choose a smaller batch_size')
+        held = f' ({len(val_ds)} more held out for validation: val_max=0, --val-max 0 on the command line, keeps them)' if val_ds else ''
+        raise ValueError(f'the training set holds {len(train_ds)} items{held}, fewer than one batch of {cfg.batch_size}; '
+                         'choose a smaller batch_size (--batch-size)')
     if cfg.hflip and len(shape := tuple(train_ds[0][0].shape)) != 3:
         raise ValueError(f'hflip flips images left-right; these items have shape {shape}, not (C, H, W)')
     make_fast(model, channels_last_pays(device, amp)).to(device)   # same function, faster (chapter 12)
