@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument('--download', action='store_true', help='a hub name not in the local Hugging Face cache may be fetched')
     sp.add_argument('--seed', type=_seed, default=0, help=f'random seed, 0 to {SEED_MAX} (default: 0)')
     sp.add_argument('--batch-size', type=_positive, default=256, help='samples per network call (default: 256)')
-    sp.add_argument('--out', help='output image, .png (default: samples.png in the run directory)')
+    sp.add_argument('--out', help='output image, .png (default: samples.png in the run directory, or beside a checkpoint folder outside one)')
     sp.add_argument('--gif', help='also write an animated GIF of the denoising path here (.gif)')
     sp.add_argument('--npy', help='also write the raw samples here (.npy: uint8 images, or float points for 2-D toys)')
     sp.add_argument('--png-dir', help='also write each image as its own PNG in this new or empty folder (000000.png, ...), as FID tools read them')
@@ -510,7 +510,8 @@ def cmd_sample(args) -> Path:
         if d.is_dir() and any(d.iterdir()): raise ValueError(f'--png-dir {args.png_dir} is not empty; name a new or empty folder')
         _writable(d / 'x.png', '--png-dir')
     steps = args.steps or min(DEFAULTS['steps'], schedule.T)   # a model with T < 50 samples all of its steps
-    home = ck if (ck / 'checkpoints').is_dir() else ck.parent.parent if 'step' in meta else ck if ck.is_dir() else Path('.')   # a hub name: here
+    in_run = ck.parent.name == 'checkpoints'              # a step folder of a run, or one copied elsewhere
+    home = ck if (ck / 'checkpoints').is_dir() else (ck.parent.parent if in_run else ck.parent) if 'step' in meta else ck if ck.is_dir() else Path('.')   # a hub name: here
     out = Path(args.out).expanduser() if args.out else home / 'samples.png'
     kinds = (('--out', out, IMAGE_SUFFIXES if images else PLOT_SUFFIXES), ('--gif', args.gif, ('.gif',)), ('--npy', args.npy, ('.npy',)))
     for option, path, suffixes in kinds:                 # all checked before anything is written
