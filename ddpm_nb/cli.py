@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = t.add_argument_group('run', f"with --resume, of the options a checkpoint records only {MAY_CHANGE} may change; --device and --threads are free")
     r.add_argument('--out', default='runs/ddpm', help='run directory for checkpoints and samples (default: runs/ddpm)')
     r.add_argument('--resume', action='store_true', help='continue from the latest checkpoint in --out')
-    r.add_argument('--overwrite', action='store_true', help='start afresh in an --out that holds a run, deleting its checkpoints')
+    r.add_argument('--overwrite', action='store_true', help='start afresh in an --out that holds a run, deleting its checkpoints (its sample grids and TensorBoard logs stay)')
     r.add_argument('--ckpt-every', type=_positive, help=f'checkpoint interval in steps (default: {D["ckpt_every"]})')
     r.add_argument('--sample-every', type=_positive, help='write a sample grid every this many steps (default: at checkpoints)')
     r.add_argument('--grid-size', type=_int_in(1, GRID_MAX), default=64, help=f'samples in each grid, 1 to {GRID_MAX}, drawn with 50 DDIM steps, eta 1 (default: 64)')
